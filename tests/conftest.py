@@ -1,0 +1,9 @@
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+# Device-side tests import the helpers (mpcheck, wyche) and lib/ packages by bare name, as on the VM.
+for p in (os.path.join(HERE, "device"), os.path.join(ROOT, "lib"), HERE):
+    if p not in sys.path:
+        sys.path.insert(0, p)
