@@ -12,6 +12,7 @@ MODULES = sorted(glob.glob(os.path.join(vmbench.DEVICE_DIR, "test_*.py")))
 @pytest.fixture(scope="session", autouse=True)
 def _vectors():
     vmbench.prepare_vectors()
+    vmbench.build_mpy()
 
 
 @pytest.mark.parametrize("path", MODULES, ids=[os.path.basename(m)[:-3] for m in MODULES])

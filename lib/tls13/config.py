@@ -1,0 +1,35 @@
+"""What a connection is configured with (SSLContext fills it in; tests build one directly)."""
+from tls13 import hello as H
+from tls13 import keysched as K
+from tls13 import sigverify as S
+
+PSK_KE = 0
+PSK_DHE_KE = 1
+
+
+class ClientConfig:
+    def __init__(self):
+        self.cipher_suites = [K.TLS_AES_128_GCM_SHA256, K.TLS_CHACHA20_POLY1305_SHA256,
+                              K.TLS_AES_256_GCM_SHA384]
+        self.groups = [H.GROUP_X25519]
+        self.key_share_groups = [H.GROUP_X25519]
+        self.signature_algorithms = list(S.DEFAULT_SIGNATURE_ALGORITHMS)
+        self.signature_algorithms_cert = list(S.DEFAULT_SIGNATURE_ALGORITHMS_CERT)
+        self.alpn_protocols = []          # list of bytes
+        self.max_fragment_length = None   # 512 | 1024 | 2048 | 4096 (RFC 6066)
+        self.record_size_limit = None     # RFC 8449, plaintext bytes we can receive
+        self.max_send_record = 4096       # our own records' payload (smaller keeps the send buffer small)
+        self.record_padding = 0           # pad inner plaintext to a multiple of this
+        self.psk_modes = [PSK_DHE_KE]
+        self.allow_psk_ke = False
+        self.compat_mode = True           # legacy_session_id + dummy CCS (middlebox compatibility)
+        self.fixed_x25519 = None          # (private, public) for reproducing test traces only
+        self.fixed_client_hello = None    # a published ClientHello to replay (test traces only)
+        self.client_identity = None       # clientauth identity (certificate chain + key)
+        self.verifier = None              # callable(conn, certs) -> leaf key tuple
+
+    def verify_server(self, conn, certs):
+        if self.verifier is None:
+            from tls13 import alerts
+            raise alerts.InternalError("no certificate verifier configured")
+        return self.verifier(conn, certs)

@@ -1,0 +1,266 @@
+"""A blocking socket wrapper with the `ssl` module's client surface, over ClientConnection."""
+import sys
+
+from tls13 import alerts
+
+try:
+    import io
+    _Base = io.IOBase if sys.implementation.name == "micropython" else object
+except (ImportError, AttributeError):
+    _Base = object
+
+_IPPROTO_TCP = 6
+_TCP_NODELAY = 1
+
+
+def set_nodelay(sock):
+    """Small flights otherwise wait for the peer's delayed ACK (Nagle): ~40 ms per round trip."""
+    import socket as _s
+    try:
+        sock.setsockopt(getattr(_s, "IPPROTO_TCP", _IPPROTO_TCP), getattr(_s, "TCP_NODELAY", _TCP_NODELAY), 1)
+    except (OSError, AttributeError, TypeError):
+        pass  # not a TCP socket, or the port has no setsockopt for it
+
+
+class SSLSocket(_Base):
+    def __init__(self, sock, conn, context=None, do_handshake_on_connect=True):
+        self._sock = sock
+        self._conn = conn
+        self.context = context
+        self._blocking = True
+        self._closed = False
+        set_nodelay(sock)
+        if do_handshake_on_connect:
+            self.do_handshake()
+
+    # ---- transport -----------------------------------------------------------------------
+    def _raw_write(self, data):
+        mv = memoryview(data)
+        sock = self._sock
+        w = getattr(sock, "write", None) or sock.send
+        while len(mv):
+            n = w(mv)
+            if n is None:  # non-blocking socket not ready: MicroPython returns None
+                n = 0
+            mv = mv[n:]
+
+    def _flush(self):
+        conn = self._conn
+        if conn.pending_output():
+            self._raw_write(conn.data_to_send())
+
+    def _fill(self):
+        """Read once from the socket into the connection; False when nothing could be read
+        (non-blocking socket with no data). EOF turns into close or TruncationError."""
+        conn = self._conn
+        dst = conn.recv_buffer()
+        sock = self._sock
+        try:
+            if hasattr(sock, "readinto"):
+                n = sock.readinto(dst)
+            else:
+                n = sock.recv_into(dst)
+        except OSError as e:
+            if _would_block(e):
+                return False
+            raise
+        if n is None:
+            return False
+        if n == 0:
+            conn.eof()
+            return True
+        try:
+            conn.received(n)
+        finally:
+            self._flush()  # an alert, KeyUpdate answer or handshake flight
+        return True
+
+    def _fail_close(self):
+        try:
+            self._flush()
+        except OSError:
+            pass
+        self._close_transport()
+
+    def do_handshake(self):
+        conn = self._conn
+        try:
+            if conn.state is None:
+                conn.start()
+                self._flush()
+            while not conn.handshake_complete:
+                if conn.error is not None:
+                    raise conn.error
+                if not self._fill() and not self._blocking:
+                    raise OSError(11, "EAGAIN")
+        except alerts.TLSError:
+            self._fail_close()
+            raise
+        # The second flight (client Finished) stays queued: it leaves with the first write, or
+        # before the first read, as a single packet.
+
+    # ---- reading ---------------------------------------------------------------------------
+    def readinto(self, buf, nbytes=None):
+        conn = self._conn
+        self._flush()
+        while True:
+            if conn.app_pending():
+                return conn.read_into(buf, nbytes)
+            if conn.peer_closed:
+                return 0
+            try:
+                if not self._fill():
+                    return None  # non-blocking and no data (MicroPython stream semantics)
+            except alerts.TLSError:
+                self._fail_close()
+                raise
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            chunks = []
+            buf = bytearray(4096)
+            while True:
+                k = self.readinto(buf)
+                if not k:
+                    break
+                chunks.append(bytes(buf[:k]))
+            return b"".join(chunks)
+        buf = bytearray(n)
+        k = self.readinto(buf)
+        if k is None:
+            return None
+        return bytes(buf[:k]) if k < n else bytes(buf)
+
+    def recv(self, n):
+        r = self.read(n)
+        if r is None:
+            raise OSError(11, "EAGAIN")
+        return r
+
+    def recv_into(self, buf, nbytes=0):
+        k = self.readinto(buf, nbytes or None)
+        if k is None:
+            raise OSError(11, "EAGAIN")
+        return k
+
+    def pending(self):
+        return self._conn.app_pending()
+
+    # ---- writing ---------------------------------------------------------------------------
+    def write(self, data):
+        conn = self._conn
+        mv = memoryview(data)
+        step = conn.max_record_payload()
+        try:
+            for i in range(0, len(mv), step):
+                rec = conn.seal_record(mv[i:i + step])
+                if conn.pending_output():
+                    # Merge with what is queued (the handshake's last flight): one packet.
+                    conn.out += rec
+                    self._flush()
+                else:
+                    self._raw_write(rec)
+        except alerts.TLSError:
+            self._fail_close()
+            raise
+        return len(mv)
+
+    send = write
+
+    def sendall(self, data):
+        self.write(data)
+
+    # ---- control ---------------------------------------------------------------------------
+    def key_update(self, request_peer=True):
+        self._conn.key_update(request_peer)
+        self._flush()
+
+    def unwrap(self):
+        self._conn.close()
+        self._flush()
+        return self._sock
+
+    def close(self):
+        if self._closed:
+            return
+        try:
+            if self._conn.error is None and self._conn.handshake_complete:
+                self._conn.close()
+                self._flush()
+        except OSError:
+            pass
+        self._close_transport()
+
+    def _close_transport(self):
+        self._closed = True
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+    def setblocking(self, flag):
+        self._blocking = bool(flag)
+        self._sock.setblocking(flag)
+
+    def settimeout(self, t):
+        self._blocking = t is None or t > 0
+        self._sock.settimeout(t)
+
+    def fileno(self):
+        return self._sock.fileno()
+
+    def ioctl(self, req, arg):
+        # MicroPython stream protocol (select.poll / asyncio): POLLIN is ready while decrypted
+        # data is buffered; otherwise ask the socket underneath.
+        if req == 3:  # MP_STREAM_POLL
+            ready = 0
+            if arg & 0x0001 and (self._conn.app_pending() or self._conn.peer_closed):
+                ready |= 0x0001
+            sub = getattr(self._sock, "ioctl", None)
+            if sub is not None:
+                ready |= sub(req, arg)
+            return ready
+        if req == 4:  # MP_STREAM_CLOSE
+            self.close()
+            return 0
+        return -1
+
+    # ---- introspection (CPython ssl names) --------------------------------------------------
+    def version(self):
+        return "TLSv1.3" if self._conn.handshake_complete else None
+
+    def cipher(self):
+        from tls13.keysched import SUITES
+        s = self._conn.suite
+        if s is None or not self._conn.handshake_complete:
+            return None
+        return (SUITES[s][2], "TLSv1.3", SUITES[s][3])
+
+    def selected_alpn_protocol(self):
+        p = self._conn.alpn
+        return p.decode() if p is not None else None
+
+    @property
+    def session(self):
+        t = self._conn.tickets
+        return t[-1] if t else None
+
+    @property
+    def session_reused(self):
+        return self._conn.session_reused
+
+    @property
+    def connection(self):
+        """The sans-I/O ClientConnection (negotiated parameters, events)."""
+        return self._conn
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _would_block(e):
+    code = e.args[0] if e.args else None
+    return code in (11, 35, 115, 10035) or type(e).__name__ in ("BlockingIOError",)
