@@ -6,11 +6,6 @@ from wyche import cases
 from tls13.crypto import aes, gcm
 from tls13.crypto.aead import InvalidTag
 
-# Pico W budget rather than ESP32's: importing tls13.crypto.* runs tls13/__init__, which loads the whole
-# client (~46 KB of bytecode on the VM, in flash when frozen on a board); at 110 KB what is left is too
-# fragmented for the 16 KB record buffers the allocation test and both Python backends need.
-HEAP_KB = 160
-
 
 def _combos():
     for b in aes.available():

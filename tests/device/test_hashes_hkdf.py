@@ -4,6 +4,10 @@ from wyche import cases, shared_dir
 from tls13.crypto import hashes, hkdf
 from tls13.crypto.hmac import HMAC, HMACKey, hmac
 
+# Vector volume: the largest Wycheproof HKDF cases (12 KB outputs) arrive as 24 KB JSON lines, and the VM
+# compiles adafruit's _sha512.py from source (about 95 KB peak; boards load it precompiled, 14 KB).
+HEAP_KB = 320
+
 NAMES = ("sha256", "sha384", "sha512")
 M448 = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
 M896 = (b"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"

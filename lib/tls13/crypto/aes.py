@@ -5,7 +5,7 @@ Only the forward direction exists because CTR mode never decrypts a block.
 
 `new_ecb(key)` returns an object with `encrypt(src, dst)`: encrypts len(src) bytes (a multiple of 16,
 any number of blocks) from the buffer `src` into the buffer `dst` of the same length, without
-allocating. For the cryptolib backend it is the `cryptolib.aes(key, 1)` object itself, so batching
+allocating, and returns dst. For the cryptolib backend it is the `cryptolib.aes(key, 1)` object itself, so batching
 many counter blocks into one call crosses into C once per batch. `src` may be `dst`.
 
 The backend is picked once at import ("cryptolib" where importable, else "python");

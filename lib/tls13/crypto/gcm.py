@@ -168,11 +168,8 @@ _PY_KERNEL = (_py_init, _py_reset, _py_ghash, _py_final, _py_set_nonce, _py_ctr_
 
 # ---- viper kernel ------------------------------------------------------------------------------------
 
-def _viper_kernel():
-    try:
-        from tls13.crypto import gcm_viper as v
-    except Exception:  # no micropython module, no native emitter, or an .mpy for another arch
-        return None
+def viper_kernel(v):
+    """The kernel tuple over the gcm_viper module `v` (a parameter so host tests can pass a simulation)."""
 
     def init(h):
         st = bytearray(4 * v.STATE_WORDS)
@@ -210,10 +207,11 @@ def _selftest(k):
 _SELFTEST = bytes.fromhex("1d91cb64e44d2c9571facf19fa5aa4bd")
 _KERNELS = {"python": _PY_KERNEL}
 try:
-    _vk = _viper_kernel()
-    if _vk is not None and _selftest(_vk):
+    from tls13.crypto import gcm_viper as _v
+    _vk = viper_kernel(_v)
+    if _selftest(_vk):
         _KERNELS["viper"] = _vk
-except Exception:
+except Exception:  # CPython, a port without a native emitter, or an .mpy built for another arch
     pass
 _AUTO = "viper" if "viper" in _KERNELS else "python"
 _kernel_name = _AUTO
@@ -290,7 +288,7 @@ class AESGCM:
     def _ctr_xor(self, buf, n):
         ctr = self._ctr
         ks = self._ks
-        enc = self._ecb.encrypt
+        ecb = self._ecb  # not ecb.encrypt: a bound method would be one more allocation per message
         fill = self._fill
         xor = self._xor
         step = 16 * BATCH
@@ -298,7 +296,7 @@ class AESGCM:
         off = 0
         while n - off >= step:
             fill(ctr, BATCH, c)
-            enc(ctr, ks)
+            ecb.encrypt(ctr, ks)
             xor(buf, off, ks, step)
             off += step
             c += BATCH
@@ -306,7 +304,7 @@ class AESGCM:
         if rem:
             nb = (rem + 15) >> 4
             fill(ctr, nb, c)
-            enc(self._ctr_mv[0:nb << 4], self._ks_mv[0:nb << 4])
+            ecb.encrypt(self._ctr_mv[0:nb << 4], self._ks_mv[0:nb << 4])
             xor(buf, off, ks, rem)
 
     def encrypt_into(self, nonce, buf, n, aad=b""):

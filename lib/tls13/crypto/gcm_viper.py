@@ -13,6 +13,7 @@ GHASH state layout (a bytearray of 84 native 32-bit words):
   words 64..67  Y, the running hash
   words 68..83  reduction constants for the 4 bits shifted out of Z (already placed in bits 16..31)
 """
+# ruff: noqa: F821  (ptr8/ptr32 are viper built-ins)
 import micropython
 
 STATE_WORDS = 84

@@ -31,7 +31,9 @@ def _load_viper():
         try:
             from tls13.crypto import chacha_viper
             _vk = chacha_viper
-        except Exception:  # no native emitter in this port or build: stay pure
+        # No native emitter in this port, or native code for another arch: stay pure. (MemoryError
+        # is left to surface: silently running 30x slower is worse.)
+        except (ImportError, SyntaxError, ValueError, TypeError):
             pass
     return _vk
 

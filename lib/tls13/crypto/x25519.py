@@ -4,21 +4,23 @@
 non-canonical u (p <= u < 2^255) and returns 32 zero bytes for low-order points. Rejecting an all-zero
 shared secret is the caller's job (RFC 8446 7.4.2), as RFC 7748 section 6.1 leaves the check to it.
 
-Timing: the ladder always does 255 steps with the same operations, but the swap is a branch and
-big-int arithmetic (allocation, digit counts, division) is not constant time on either runtime, so
-this code leaks timing about the scalar. That is accepted here: TLS uses a fresh ephemeral scalar per
-handshake, and a constant-time field on big ints costs more than the whole handshake budget.
+Timing: the ladder always runs 255 steps with the same operations, but the swap is a branch (an
+arithmetic swap would add big-int operations and still not help) and big-int arithmetic itself
+(allocation, digit counts, division) is not constant time on either runtime, so this code can leak
+timing about the scalar. That is accepted for TLS ephemeral keys, each used for one exchange; do not use
+it for long-lived keys where an attacker can time many operations.
 
-Speed: every field element is a heap big int (on the boards even a 31-bit value is), so the cost is
-the number of big-int operations and their digit counts. The ladder therefore reduces lazily:
-- a product is "folded" once with 2^255 = 19 (mod p): (x & M) + 19 * (x >> 255), four cheap linear
-  operations, leaving at most ~275 bits;
+Speed: every field element is a heap big int (on the boards anything of 30 bits or more is), so the
+cost is the number of big-int operations and their digit counts. The ladder therefore reduces lazily:
+- a product is "folded" once with 2^255 = 19 (mod p): (x & M) + 19 * (x >> 255), four linear
+  operations (about half the cost of `% P` on a 510-bit product on the VM), leaving a few bits above 255;
 - the four values carried to the next step (x2, z2, x3, z3) get a fold and then `% P` on the short
-  remainder, which is cheaper than `% P` on the full 510-bit product (a division) and keeps them
-  below p, so the next step's operands stay 8 digits wide;
+  remainder, which keeps them below p, so the next step's operands stay 256 bits wide;
 - sums and differences are never reduced (they may be negative; a fold of a negative number stays
-  congruent, and Python's & and >> are floor-based on both runtimes).
+  congruent, and & and >> are floor-based on both runtimes).
 The bounds only matter for speed: any representative is correct because the result is taken mod p.
+A viper field multiply (16-bit limbs, so products fit 32-bit words) measured about 2x slower than a
+big-int multiply plus fold on the VM, so there is no native kernel.
 """
 import os
 
@@ -123,7 +125,7 @@ def x25519(k, u):
     kb = bytearray(k)
     kb[0] &= 248
     kb[31] = (kb[31] & 127) | 64
-    x1 = int.from_bytes(bytes(u), "little") & _M
+    x1 = int.from_bytes(u, "little") & _M
     x, z = _ladder(kb, x1)
     return (x * _invert(z) % P).to_bytes(32, "little")
 

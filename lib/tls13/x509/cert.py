@@ -77,7 +77,7 @@ def parse(data):
         if e.reason != "unsupported_algorithm":
             raise
         c.alg = c.salt = 0
-        c._fail(e.reason, "signature " + e.detail)
+        c._fail(e.reason, e.detail)
     _parse_tbs(c, buf, ts, te, outer_alg)
     return c
 
@@ -134,6 +134,21 @@ def _parse_tbs(c, buf, pos, end, outer_alg):
         pos = e
 
 
+def oid_str(oid):
+    """Dotted form of OID contents, for error details."""
+    parts = []
+    v = 0
+    for b in oid:
+        v = (v << 7) | (b & 0x7F)
+        if not b & 0x80:
+            if not parts:
+                parts.append("%d.%d" % ((v // 40, v % 40) if v < 80 else (2, v - 80)))
+            else:
+                parts.append(str(v))
+            v = 0
+    return ".".join(parts)
+
+
 def _name(buf, pos, end):
     """A Name (SEQUENCE of RDNs); returns the range of its whole TLV."""
     s, e = der.expect(buf, pos, end, der.SEQUENCE)
@@ -165,7 +180,7 @@ def _extensions(c, buf, pos, end):
         oid = buf[os_:oe]
         if oe - os_ != 3 or oid[0:2] != _EXT:
             if critical:
-                c._fail("unsupported_critical_extension", bytes(oid).hex())
+                c._fail("unsupported_critical_extension", oid_str(oid))
             continue
         kind = oid[2]
         if kind in (_BASIC_CONSTRAINTS, _KEY_USAGE, _EXT_KEY_USAGE, _SAN, _NAME_CONSTRAINTS, _AKI, _SKI):

@@ -40,7 +40,7 @@ ALERT_CODES = {
 
 class CertificateError(Exception):
     def __init__(self, reason, detail=None, index=None):
-        Exception.__init__(self, reason if detail is None else "%s: %s" % (reason, detail))
+        super().__init__(reason if detail is None else "%s: %s" % (reason, detail))
         self.reason = reason
         self.detail = detail
         self.index = index

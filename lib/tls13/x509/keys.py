@@ -1,12 +1,12 @@
 """Public keys and signature algorithms: SubjectPublicKeyInfo and AlgorithmIdentifier parsing, and the
-signature checks for certificates and for the TLS 1.3 CertificateVerify message.
+signature check of a certificate.
 
-A public key is a 3-tuple, the form `verify_chain` returns for the leaf:
+A public key is a tuple, the form `verify_chain` returns for the leaf and tls13.sigverify takes:
     ("ec", "P-256" | "P-384", point)   point: uncompressed 04||X||Y (65 or 97 bytes)
     ("rsa", n, e)                      n, e: ints
-    ("ed25519", None, pub)             pub: 32 bytes
-Byte fields may be memoryviews into the certificate while a chain is being checked; `verify_chain`
-hands back bytes.
+    ("ed25519", pub)                   pub: 32 bytes
+Byte fields may be memoryviews into the certificate while a chain is being checked; `detach()` (and so
+`verify_chain`) hands back bytes.
 
 Signature algorithms are small ints (the ALG_* constants); RSA-PSS carries its salt length separately.
 Primitives are imported when first needed, so a board that only meets ECDSA never loads RSA code.
@@ -195,7 +195,7 @@ def parse_spki(buf, s, e):
             raise malformed("Ed25519 parameters")
         if ke - ks != 32:
             raise malformed("Ed25519 key length")
-        return ("ed25519", None, buf[ks:ke]), 256
+        return ("ed25519", buf[ks:ke]), 256
     raise unsupported("public key algorithm")
 
 
@@ -208,9 +208,12 @@ def spki_key(spki):
 
 def detach(key):
     """The key with its byte fields copied out of the certificate buffer."""
-    if key[0] == "rsa":
-        return key
-    return (key[0], key[1], bytes(key[2]))
+    kind = key[0]
+    if kind == "ec":
+        return (kind, key[1], bytes(key[2]))
+    if kind == "ed25519":
+        return (kind, bytes(key[1]))
+    return key
 
 
 def verify(key, alg, salt, data, sig):
@@ -233,50 +236,9 @@ def verify(key, alg, salt, data, sig):
             return ecdsa.verify(key[1], key[2], data, sig)
         if alg == ALG_ED25519 and kind == "ed25519":
             from tls13.crypto import ed25519
-            return ed25519.verify(key[2], data, sig)
+            return ed25519.verify(key[1], data, sig)
     except ValueError:
         # The primitives raise ValueError only for keys they cannot use (e.g. a point off the curve).
         return False
     return False
 
-
-# TLS 1.3 SignatureScheme values (RFC 8446 4.2.3) a server may use in CertificateVerify with our keys.
-ECDSA_SECP256R1_SHA256 = 0x0403
-ECDSA_SECP384R1_SHA384 = 0x0503
-RSA_PSS_RSAE_SHA256 = 0x0804
-RSA_PSS_RSAE_SHA384 = 0x0805
-RSA_PSS_RSAE_SHA512 = 0x0806
-ED25519 = 0x0807
-
-# For the signature_algorithms extension, most preferred first.
-TLS_SIGNATURE_SCHEMES = (ECDSA_SECP256R1_SHA256, ED25519, RSA_PSS_RSAE_SHA256, ECDSA_SECP384R1_SHA384,
-                         RSA_PSS_RSAE_SHA384, RSA_PSS_RSAE_SHA512)
-# For signature_algorithms_cert: what certificate signatures verify_chain accepts.
-CERT_SIGNATURE_SCHEMES = TLS_SIGNATURE_SCHEMES + (0x0401, 0x0501, 0x0601)
-
-_SCHEME = {
-    ECDSA_SECP256R1_SHA256: ("ec", "P-256", ALG_ECDSA_SHA256),
-    ECDSA_SECP384R1_SHA384: ("ec", "P-384", ALG_ECDSA_SHA384),
-    RSA_PSS_RSAE_SHA256: ("rsa", None, ALG_PSS_SHA256),
-    RSA_PSS_RSAE_SHA384: ("rsa", None, ALG_PSS_SHA384),
-    RSA_PSS_RSAE_SHA512: ("rsa", None, ALG_PSS_SHA512),
-    ED25519: ("ed25519", None, ALG_ED25519),
-}
-
-
-def verify_tls(key, scheme, message, sig):
-    """CertificateVerify check (RFC 8446 4.4.3): `message` is the signed content (64 spaces, context
-    string, 0x00, transcript hash). True only when the scheme fits the key and the signature verifies;
-    schemes TLS 1.3 forbids here (PKCS#1 v1.5, SHA-1) are False."""
-    entry = _SCHEME.get(scheme)
-    if entry is None or entry[0] != key[0] or (entry[1] is not None and entry[1] != key[1]):
-        return False
-    alg = entry[2]
-    h = _HASH_OF_ALG[alg]
-    if h is not None:
-        from tls13.crypto import hashes
-        message = hashes.new(h, message).digest()
-        salt = 0 if alg < ALG_PSS_SHA256 else hashes.digest_size(h)
-    else:
-        salt = 0
-    return verify(key, alg, salt, message, sig)

@@ -115,6 +115,12 @@ class TrustStore:
             self.anchors = list(self.anchors)
         self.anchors.append(anchor)
 
+    def extend(self, other):
+        """Add the anchors of another store (several CA files)."""
+        for a in other.anchors:
+            self.add_anchor(a)
+        self.skipped += other.skipped
+
     def __len__(self):
         return len(self.anchors)
 
