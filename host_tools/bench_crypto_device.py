@@ -57,12 +57,13 @@ def heap_per_op(fn):
     fn()
     gc.collect()
     gc.disable()
+    free = gc.mem_free()
     try:
         a = gc.mem_alloc()
         fn()
         return gc.mem_alloc() - a
     except MemoryError:
-        return -1  # more than the free heap without collecting
+        return -free  # more than the whole free heap: GC had to run inside one operation
     finally:
         gc.enable()
 
@@ -70,7 +71,7 @@ def heap_per_op(fn):
 def fmt_heap(h):
     if h is None:
         return "-"
-    return ">free" if h < 0 else str(h)
+    return ">%d" % -h if h < 0 else str(h)
 
 
 ROWS = []

@@ -7,3 +7,14 @@ ROOT = os.path.dirname(HERE)
 for p in (os.path.join(HERE, "device"), os.path.join(ROOT, "lib"), HERE):
     if p not in sys.path:
         sys.path.insert(0, p)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _x509_fixtures():
+    """The X.509 test PKI (tests/pki_fixtures.py) read by tests/device/test_x509_*.py; regenerated
+    only when pki_fixtures.py changes."""
+    import pki_fixtures
+    pki_fixtures.generate()

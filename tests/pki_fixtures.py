@@ -3,8 +3,8 @@
 `generate()` writes one DER file per certificate into build/x509-fixtures/ (names below are what the
 device tests open) plus roots.pem. The device-side modules cannot import `cryptography` on the VM, so
 they only read these files. Validity dates are fixed, so tests use a fixed clock (NOW); keys are fresh
-on each generation, which happens only when this file changes (a stamp holds its hash) and under a
-file lock, so parallel pytest workers and the VM runner share one set.
+on each generation, which happens only when this file or host_tools/roots.py changes (a stamp holds
+their hash) and under a file lock, so parallel pytest workers and the VM runner share one set.
 """
 import datetime
 import hashlib
@@ -22,8 +22,12 @@ LEAF_SAN = ("example.com", "www.example.com", "*.api.example.com", "192.0.2.1", 
 
 
 def _stamp():
-    with open(os.path.abspath(__file__), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    h = hashlib.sha256()
+    # roots.py renders fixture_anchors.py, so its changes count too.
+    for path in (os.path.abspath(__file__), os.path.join(ROOT, "host_tools", "roots.py")):
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
 
 
 def generate(out=OUT):
@@ -115,6 +119,9 @@ class _Builder:
         if san:
             gns = []
             for s in san:
+                if s.startswith("email:"):
+                    gns.append(x509.RFC822Name(s[6:]))
+                    continue
                 try:
                     gns.append(x509.IPAddress(ipaddress.ip_address(s)))
                 except ValueError:
@@ -262,6 +269,7 @@ class _Builder:
         ne = c("ne_int", n("N Int email"), k("ne_int", "p256"), a_root, ca=True,
                nc=([x509.RFC822Name("example.com")], None))
         leaf("ne_leaf", issuer=ne)
+        leaf("ne_leaf_email", issuer=ne, san=LEAF_SAN + ("email:admin@example.org",))
         # Constraints on a root: enforced from the anchor.
         nr = c("nr_root", n("NR Root"), k("nr_root", "p256"), ca=True, nc=([dns("example.net")], None))
         leaf("nr_leaf_bad", issuer=nr)
@@ -270,6 +278,13 @@ class _Builder:
         with open(os.path.join(self.out, "roots.pem"), "wb") as f:
             for name in ("a_root", "e_root", "d_root", "x_old_root"):
                 f.write(self.certs[name].public_bytes(_pem()))
+        # The same roots as a generated trust-anchor module (host_tools/roots.py), for the device tests.
+        import sys
+        sys.path[:0] = [ROOT, os.path.join(ROOT, "lib")]
+        from host_tools import roots
+        anchors = roots.anchors_for([self.certs[n] for n in ("a_root", "e_root", "d_root", "x_old_root")])
+        with open(os.path.join(self.out, "fixture_anchors.py"), "w") as f:
+            f.write(roots.render(anchors, "roots.pem", "test fixtures"))
 
     def _sha1_leaf(self, a_root):
         """A leaf really signed with sha1WithRSAEncryption (cryptography no longer issues SHA-1

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+import pki_fixtures
 import vmbench
 
 MODULES = sorted(glob.glob(os.path.join(vmbench.DEVICE_DIR, "test_*.py")))
@@ -13,6 +14,7 @@ MODULES = sorted(glob.glob(os.path.join(vmbench.DEVICE_DIR, "test_*.py")))
 def _vectors():
     vmbench.prepare_vectors()
     vmbench.build_mpy()
+    pki_fixtures.generate()
 
 
 @pytest.mark.parametrize("path", MODULES, ids=[os.path.basename(m)[:-3] for m in MODULES])

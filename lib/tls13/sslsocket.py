@@ -29,6 +29,7 @@ class SSLSocket(_Base):
         self.context = context
         self._blocking = True
         self._closed = False
+        self._poller = None
         set_nodelay(sock)
         if do_handshake_on_connect:
             self.do_handshake()
@@ -210,15 +211,22 @@ class SSLSocket(_Base):
         return self._sock.fileno()
 
     def ioctl(self, req, arg):
-        # MicroPython stream protocol (select.poll / asyncio): POLLIN is ready while decrypted
-        # data is buffered; otherwise ask the socket underneath.
+        # MicroPython stream protocol, used by select.poll and asyncio: POLLIN while decrypted data
+        # is buffered, else whatever the socket underneath reports (readable there may still be
+        # only part of a record: non-blocking reads then return None, as on a plain socket).
         if req == 3:  # MP_STREAM_POLL
             ready = 0
             if arg & 0x0001 and (self._conn.app_pending() or self._conn.peer_closed):
                 ready |= 0x0001
             sub = getattr(self._sock, "ioctl", None)
             if sub is not None:
-                ready |= sub(req, arg)
+                return ready | sub(req, arg)
+            if self._poller is None:
+                import select
+                self._poller = select.poll()
+                self._poller.register(self._sock, select.POLLIN | select.POLLOUT)
+            for ev in self._poller.poll(0):
+                ready |= ev[1] & arg
             return ready
         if req == 4:  # MP_STREAM_CLOSE
             self.close()

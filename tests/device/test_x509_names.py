@@ -184,10 +184,21 @@ def test_directory_name_constraints():
 
 
 def test_unsupported_forms_fail_closed():
-    for form in (_tlv(0x81, b"example.com"), _tlv(0x86, b"example.com"),
-                 _tlv(0xA0, _tlv(0x06, unhex("2b0601")) + _tlv(0xA0, _tlv(0x0C, b"x")))):
-        eq(_ok(nc(permitted=[form]), ["www.example.com"]), False)
-        eq(_ok(nc(excluded=[form]), ["www.example.com"]), False)
+    email = (0x81, b"admin@example.com")
+    uri = (0x86, b"https://example.com/")
+    for form, name in ((_tlv(0x81, b"example.com"), email), (_tlv(0x86, b"example.com"), uri),
+                       (_tlv(0xA0, _tlv(0x06, unhex("2b0601")) + _tlv(0xA0, _tlv(0x0C, b"x"))),
+                        (0xA0, _tlv(0x06, unhex("2b0601")) + _tlv(0xA0, _tlv(0x0C, b"y"))))):
+        for cons in (nc(permitted=[form]), nc(excluded=[form])):
+            # Only names of the same form are constrained: without one, nothing to evaluate.
+            eq(_ok(cons, ["www.example.com"]), True)
+            # With one, the constraint cannot be evaluated, so the certificate is refused.
+            eq(_ok(cons, ["www.example.com", name]), False)
+    # An emailAddress attribute in the subject is an rfc822Name too.
+    email_attr = unhex("2a864886f70d010901")
+    attr = _tlv(0x30, _tlv(0x06, email_attr) + _tlv(0x16, b"a@example.com"))
+    subject = memoryview(_tlv(0x30, _tlv(0x31, attr)))
+    eq(_ok(nc(permitted=[_tlv(0x81, b"example.com")]), ["www.example.com"], subject), False)
 
 
 def test_malformed_constraints():

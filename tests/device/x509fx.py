@@ -21,7 +21,8 @@ def load(name):
 
 
 def chain(*names):
-    return [load(n) for n in names]
+    """DER list from fixture names (bytes entries are taken as they are)."""
+    return [n if isinstance(n, bytes) else load(n) for n in names]
 
 
 def store(*names):

@@ -145,3 +145,71 @@ def poly1305_blocks(ctx: ptr32, m: ptr8, off: int, n: int):
         ctx[1] = ctx[32] + ((c >> 13) & 0x7ffff)
         for i in range(2, 10):
             ctx[i] = ctx[31 + i]
+
+
+# Keys ctx for poly1305_blocks from the 32-byte one-time key: r clamped (RFC 8439 section 2.5.1) and
+# split into limbs, 5*r, the pad s as 16-bit words, h = 0. All values here stay below 2**17.
+@micropython.viper
+def poly1305_init(ctx: ptr32, key: ptr8):
+    t0 = key[0] | (key[1] << 8)
+    t1 = (key[2] | (key[3] << 8)) & 0x0fff
+    t2 = (key[4] | (key[5] << 8)) & 0xfffc
+    t3 = (key[6] | (key[7] << 8)) & 0x0fff
+    t4 = (key[8] | (key[9] << 8)) & 0xfffc
+    t5 = (key[10] | (key[11] << 8)) & 0x0fff
+    t6 = (key[12] | (key[13] << 8)) & 0xfffc
+    t7 = (key[14] | (key[15] << 8)) & 0x0fff
+    ctx[20] = t0 & 0x1fff
+    ctx[21] = ((t0 >> 13) | (t1 << 3)) & 0x1fff
+    ctx[22] = ((t1 >> 10) | (t2 << 6)) & 0x1fff
+    ctx[23] = ((t2 >> 7) | (t3 << 9)) & 0x1fff
+    ctx[24] = ((t3 >> 4) | (t4 << 12)) & 0x1fff
+    ctx[25] = (t4 >> 1) & 0x1fff
+    ctx[26] = ((t4 >> 14) | (t5 << 2)) & 0x1fff
+    ctx[27] = ((t5 >> 11) | (t6 << 5)) & 0x1fff
+    ctx[28] = ((t6 >> 8) | (t7 << 8)) & 0x1fff
+    ctx[29] = t7 >> 5
+    for i in range(10):
+        ctx[i] = 0
+        ctx[10 + i] = ctx[20 + i] * 5
+    for i in range(8):
+        ctx[41 + i] = key[16 + 2 * i] | (key[17 + 2 * i] << 8)
+
+
+# tag = (h mod p + s) mod 2**128 into out[off:off+16]. Limbs are below 2**15 on entry; two carry passes
+# leave each below 2**13 and h below 2**130 (the second pass carries out only when h >= 2**130, and then
+# leaves h tiny). h + 5 carries out of bit 130 exactly when h >= p, and then h - p = (h + 5) mod 2**130
+# replaces h, picked with a mask rather than a branch.
+@micropython.viper
+def poly1305_finish(ctx: ptr32, out: ptr8, off: int):
+    for _ in range(2):
+        c = 0
+        for i in range(10):
+            v = ctx[i] + c
+            ctx[i] = v & 0x1fff
+            c = v >> 13
+        ctx[0] = ctx[0] + c * 5
+    c = 5
+    for i in range(10):
+        v = ctx[i] + c
+        ctx[31 + i] = v & 0x1fff
+        c = v >> 13
+    g = (0 - c) & 0x1fff
+    for i in range(10):
+        ctx[i] = (ctx[i] & (g ^ 0x1fff)) | (ctx[31 + i] & g)
+    h0 = ctx[0]; h1 = ctx[1]; h2 = ctx[2]; h3 = ctx[3]; h4 = ctx[4]
+    h5 = ctx[5]; h6 = ctx[6]; h7 = ctx[7]; h8 = ctx[8]; h9 = ctx[9]
+    ctx[31] = (h0 | (h1 << 13)) & 0xffff
+    ctx[32] = ((h1 >> 3) | (h2 << 10)) & 0xffff
+    ctx[33] = ((h2 >> 6) | (h3 << 7)) & 0xffff
+    ctx[34] = ((h3 >> 9) | (h4 << 4)) & 0xffff
+    ctx[35] = ((h4 >> 12) | (h5 << 1) | (h6 << 14)) & 0xffff
+    ctx[36] = ((h6 >> 2) | (h7 << 11)) & 0xffff
+    ctx[37] = ((h7 >> 5) | (h8 << 8)) & 0xffff
+    ctx[38] = ((h8 >> 8) | (h9 << 5)) & 0xffff
+    c = 0
+    for k in range(8):
+        v = ctx[31 + k] + ctx[41 + k] + c
+        out[off + 2 * k] = v & 0xff
+        out[off + 2 * k + 1] = (v >> 8) & 0xff
+        c = v >> 16

@@ -10,6 +10,8 @@ from tls13.crypto.ct import bytes_eq
 from tls13.crypto.errors import InvalidTag
 from tls13.crypto.poly1305 import Poly1305
 
+_ZERO32 = bytes(32)
+
 
 def use_kernel(name):
     """Force "viper", "python" or "python32" (ChaCha20 kernel names; Poly1305 runs "python" for both
@@ -38,8 +40,7 @@ class ChaCha20Poly1305:
         c = self._c
         c.set_nonce(nonce, 0)
         k = self._blk
-        for i in range(32):
-            k[i] = 0
+        k[0:32] = _ZERO32
         c.xor_into(k, 0, 32)  # block 0 keys Poly1305; the payload starts at block 1
         self._mac.reset(k)
 

@@ -5,8 +5,9 @@ multiplications, so the formulas are arranged to reduce once per product (sums o
 `%`). Points are Jacobian (X, Y, Z) with Z == 0 as the point at infinity.
 
 Verification computes u1*G + u2*Q in one pass over the bits (interleaved wNAF, shared doublings):
-G uses a table of 32 affine odd multiples built on first use and kept per curve (`clear_tables()`
-drops it), Q a table of 8 Jacobian odd multiples built per call.
+G uses a table of 32 affine odd multiples built on first use and kept per curve as 2 KB (P-256) or
+3 KB (P-384) of bytes (`clear_tables()` drops them), Q a table of 8 Jacobian odd multiples built per
+call.
 
 Signing follows RFC 6979 (HMAC-SHA-256 DRBG, optional extra entropy per its section 3.6). k*G uses a
 regular signed-window recoding, so the sequence of point operations does not depend on k (the bigint
@@ -58,7 +59,7 @@ _CURVES = {"P-256": P256, "P-384": P384}
 
 
 def clear_tables():
-    """Forget the cached G tables (about 4 KB for P-256, 6 KB for P-384)."""
+    """Forget the cached G tables (2 KB for P-256, 3 KB for P-384)."""
     for c in _CURVES.values():
         c.gtab = None
 
@@ -122,10 +123,17 @@ def _odd_multiples(x, y, z, count, p):
 
 
 def _gtable(c):
+    """Affine odd multiples 1G, 3G, .., 63G packed as x||y big-endian: a bytes object is 2-3 KB where
+    a list of int pairs costs 3-4 times that (ints are separate heap objects, often over-allocated)."""
     t = c.gtab
     if t is None:
         p = c.p
-        pts = _odd_multiples(c.gx, c.gy, 1, 1 << (_WG - 2), p)
+        size = c.size
+        count = 1 << (_WG - 2)
+        # Allocated first: once the bigints of the build are scattered over a small heap, 2-3 KB in
+        # one piece may no longer be found.
+        buf = bytearray(2 * size * count)
+        pts = _odd_multiples(c.gx, c.gy, 1, count, p)
         # Montgomery's trick: one inversion for the whole table.
         pre = []
         acc = 1
@@ -133,14 +141,15 @@ def _gtable(c):
             pre.append(acc)
             acc = acc * P[2] % p
         inv = pow(acc, p - 2, p)
-        t = [None] * len(pts)
         for i in range(len(pts) - 1, -1, -1):
             X, Y, Z = pts[i]
             zi = inv * pre[i] % p
             inv = inv * Z % p
             zi2 = zi * zi % p
-            t[i] = (X * zi2 % p, Y * zi2 % p * zi % p)
-        c.gtab = t
+            o = 2 * size * i
+            buf[o:o + size] = (X * zi2 % p).to_bytes(size, "big")
+            buf[o + size:o + 2 * size] = (Y * zi2 % p * zi % p).to_bytes(size, "big")
+        t = c.gtab = buf
     return t
 
 
@@ -187,10 +196,12 @@ def _regular(k, w, steps):
 
 # --- the shared-doubling multi-scalar loop ------------------------------------------------------
 
-def _mul(p, da, ta, db, tb):
-    """sum(da[i] * 2^i) * A + sum(db[i] * 2^i) * B (digits as signed bytes), where ta holds affine odd multiples of A (index
-    d >> 1) and tb Jacobian odd multiples of B as (X, Y, Z, Z^2, Z^3); db may be None."""
+def _mul(p, size, da, ta, db, tb):
+    """sum(da[i] * 2^i) * A + sum(db[i] * 2^i) * B (digits as signed bytes), where ta holds affine odd
+    multiples of A packed as in _gtable (entry d >> 1) and tb Jacobian odd multiples of B as
+    (X, Y, Z, Z^2, Z^3); db may be None."""
     X = Y = Z = 0
+    step = 2 * size
     i = len(da) - 1
     if db is None:
         while i >= 0 and not da[i]:
@@ -211,10 +222,12 @@ def _mul(p, da, ta, db, tb):
         d = da[i]
         if d:
             if d < 128:
-                x2, y2 = ta[d >> 1]
+                o = (d >> 1) * step
+                y2 = int.from_bytes(ta[o + size:o + step], "big")
             else:
-                x2, y2 = ta[(256 - d) >> 1]
-                y2 = p - y2
+                o = ((256 - d) >> 1) * step
+                y2 = p - int.from_bytes(ta[o + size:o + step], "big")
+            x2 = int.from_bytes(ta[o:o + size], "big")
             if Z:
                 # madd: 8M + 3S
                 zz = Z * Z % p
@@ -374,7 +387,7 @@ def verify(curve, pub, digest, sig_der):
     for X, Y, Z in _odd_multiples(qx, qy, 1, 1 << (_WQ - 2), p):
         zz = Z * Z % p
         tb.append((X, Y, Z, zz, zz * Z % p))
-    X, Y, Z = _mul(p, _wnaf(u1, _WG, length), _gtable(c), _wnaf(u2, _WQ, length), tb)
+    X, Y, Z = _mul(p, c.size, _wnaf(u1, _WG, length), _gtable(c), _wnaf(u2, _WQ, length), tb)
     if not Z:
         return False
     # x(R) mod n == r, compared projectively: X == x * Z^2 for x in {r, r + n} (the latter only when
@@ -403,7 +416,7 @@ def _base_mul(c, k):
     if neg:
         k = n - k           # odd, and (n-k)G = -kG
     steps = (8 * c.size + _WS - 1) // _WS
-    P = _mul(p, _regular(k, _WS, steps), _gtable(c), None, None)
+    P = _mul(p, c.size, _regular(k, _WS, steps), _gtable(c), None, None)
     x, y = _affine(P, p)
     if neg:
         y = p - y

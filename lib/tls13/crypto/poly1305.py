@@ -1,21 +1,18 @@
 """Poly1305 one-time authenticator (RFC 8439 section 2.5) with a choice of kernels.
 
-  "viper"   13-bit limbs in machine code (chacha_viper.poly1305_blocks): no allocation per block.
-  "python"  one big int per step: h = (h + block) * r % p. Each 16-byte block makes about six short-lived
-            big ints (the block slice, the block as an int, two sums, the product, the remainder; up
-            to ~50 bytes each on a 32-bit board). Interpreted limb arithmetic that fits 30-bit small
-            ints needs 169 multiplications per block and is slower than that on every runtime measured,
-            so the allocation is accepted for the fallback.
+  "viper"   13-bit limbs in machine code (chacha_viper.poly1305_*): no allocation at all.
+  "python"  one big int per step: h = (h + block) * r % p. Each 16-byte block leaves about six
+            short-lived big ints behind (the block slice and its value, two sums, the product, the
+            remainder): ~400 bytes of garbage per block on the 64-bit VM, less on a 32-bit board. The
+            alternative that fits 30-bit small ints (13 limbs of 10 bits, 169 multiply-adds per block,
+            ~1,200 bytecodes) would be an order of magnitude slower than this step, which is C-speed
+            (~2 ms per 16 KB on the VM), so the garbage is accepted for the fallback.
 
 `use_kernel(name)` forces one (None = automatic); a Poly1305 object takes the kernel in force when it
 is keyed (reset).
 """
 import sys
-
-try:
-    from array import array
-except ImportError:  # pragma: no cover - every runtime we target has array
-    array = None
+from array import array
 
 _P = (1 << 130) - 5
 _HIBIT = 1 << 128
@@ -27,7 +24,7 @@ _vk = None
 
 def _load_viper():
     global _vk
-    if _vk is None and sys.implementation.name == "micropython" and array is not None:
+    if _vk is None and sys.implementation.name == "micropython":
         try:
             from tls13.crypto import chacha_viper
             _vk = chacha_viper
@@ -57,22 +54,6 @@ def kernel():
     return _kernel
 
 
-def _limbs13(src, off, out, o):
-    """Little-endian 16 bytes src[off:off+16] as ten 13-bit limbs (the last one 11 bits) into out[o:]."""
-    acc = 0
-    bits = 0
-    k = o
-    for j in range(16):
-        acc |= src[off + j] << bits
-        bits += 8
-        if bits >= 13:
-            out[k] = acc & 0x1FFF
-            acc >>= 13
-            bits -= 13
-            k += 1
-    out[k] = acc
-
-
 class Poly1305:
     """Streaming MAC: reset(key) (or the constructor), update(...) any number of times, then
     digest() or digest_into(out, off). pad16() zero-pads the data so far to a block boundary, as the
@@ -91,26 +72,20 @@ class Poly1305:
             raise ValueError("Poly1305 key must be 32 bytes")
         self._n = 0
         self._v = kernel() == "viper"
-        b = self._buf
-        for i in range(16):
-            b[i] = key[i]
-        # Clamp r (RFC 8439 section 2.5.1).
-        for i in (3, 7, 11, 15):
-            b[i] &= 15
-        for i in (4, 8, 12):
-            b[i] &= 252
         if self._v:
             ctx = self._ctx
             if ctx is None:
                 ctx = self._ctx = array("I", [0] * 49)
-            for i in range(10):
-                ctx[i] = 0
-            _limbs13(b, 0, ctx, 20)
-            for i in range(10):
-                ctx[10 + i] = 5 * ctx[20 + i]
-            for i in range(8):
-                ctx[41 + i] = key[16 + 2 * i] | (key[17 + 2 * i] << 8)
+            _vk.poly1305_init(ctx, key)
         else:
+            b = self._buf
+            for i in range(16):
+                b[i] = key[i]
+            # Clamp r (RFC 8439 section 2.5.1).
+            for i in (3, 7, 11, 15):
+                b[i] &= 15
+            for i in (4, 8, 12):
+                b[i] &= 252
             self._h = 0
             self._r = int.from_bytes(b, "little")
             self._s = int.from_bytes(key[16:32], "little")
@@ -166,6 +141,9 @@ class Poly1305:
 
     def digest_into(self, out, off=0):
         """Write the 16-byte tag to out[off:off+16]; the object needs reset() before further use."""
+        if off < 0 or off + 16 > len(out):
+            raise ValueError("no room for the tag")
+        out[off] = out[off]  # refuse read-only buffers before the viper kernel writes through them
         k = self._n
         if k:
             # A final partial block carries its 2**(8k) bit as a byte in place of 2**128.
@@ -176,7 +154,7 @@ class Poly1305:
             self._blocks(buf, 0, 16, False)
             self._n = 0
         if self._v:
-            _finish_limbs(self._ctx, out, off)
+            _vk.poly1305_finish(self._ctx, out, off)
         else:
             t = ((self._h + self._s) & _M128).to_bytes(16, "little")
             for i in range(16):
@@ -186,48 +164,6 @@ class Poly1305:
         out = bytearray(16)
         self.digest_into(out)
         return bytes(out)
-
-
-def _carry(h):
-    # One carry pass over the limbs, folding what leaves limb 9 (times 2**130 = 5 mod p) into limb 0.
-    c = 0
-    for i in range(10):
-        v = h[i] + c
-        h[i] = v & 0x1FFF
-        c = v >> 13
-    h[0] += 5 * c
-
-
-def _finish_limbs(ctx, out, off):
-    # Small ints only: h's limbs are below 2**15 on entry. Two carry passes leave every limb below
-    # 2**13 and h below 2**130 (the second pass can carry out only if h >= 2**130, and then leaves
-    # h <= 9). h - p replaces h when h + 5 reaches 2**130, picked with a mask rather than a branch.
-    _carry(ctx)
-    _carry(ctx)
-    c = 5
-    for i in range(10):
-        v = ctx[i] + c
-        ctx[31 + i] = v & 0x1FFF
-        c = v >> 13
-    mask = -c & 0x1FFF  # all limb bits when h >= p
-    for i in range(10):
-        ctx[i] = (ctx[i] & ~mask & 0x1FFF) | (ctx[31 + i] & mask)
-    # tag = (h + s) mod 2**128, packed from 13-bit limbs into 16-bit words.
-    acc = 0
-    bits = 0
-    w = 0
-    c = 0
-    for i in range(10):
-        acc |= ctx[i] << bits
-        bits += 13
-        while bits >= 16 and w < 8:
-            v = (acc & 0xFFFF) + ctx[41 + w] + c
-            c = v >> 16
-            out[off + 2 * w] = v & 0xFF
-            out[off + 2 * w + 1] = (v >> 8) & 0xFF
-            acc >>= 16
-            bits -= 16
-            w += 1
 
 
 def poly1305(key, msg):

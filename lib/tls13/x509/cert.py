@@ -12,7 +12,7 @@
     version      0 (v1) .. 2 (v3)
     ca, pathlen  basicConstraints (pathlen -1 = none); ca False when the extension is absent
     ku           keyUsage bits (KU_*), or -1 when absent
-    eku_ok       extendedKeyUsage absent or lists serverAuth / anyExtendedKeyUsage
+    eku          extendedKeyUsage: -1 when absent, else EKU_SERVER_AUTH | EKU_ANY bits for what it lists
     san          GeneralNames contents of subjectAltName, or None
     nc           NameConstraints contents, or None
     ski, aki     key identifiers, or None
@@ -27,6 +27,8 @@ from tls13.x509.errors import CertificateError, malformed
 
 KU_DIGITAL_SIGNATURE = 1 << 0
 KU_KEY_CERT_SIGN = 1 << 5
+EKU_SERVER_AUTH = 1
+EKU_ANY = 2
 
 _EXT = b"\x55\x1d"                  # 2.5.29
 _BASIC_CONSTRAINTS = 0x13
@@ -48,7 +50,7 @@ class Cert:
         self.ca = False
         self.pathlen = -1
         self.ku = -1
-        self.eku_ok = True
+        self.eku = -1
         self.san = self.nc = self.ski = self.aki = None
 
     def _fail(self, reason, detail):
@@ -195,7 +197,7 @@ def _extensions(c, buf, pos, end):
             der.done(ke, e)
             c.ku = der.named_bits(buf, ks, ke)
         elif kind == _EXT_KEY_USAGE:
-            c.eku_ok = _eku(buf, s, e)
+            c.eku = _eku(buf, s, e)
         elif kind == _SAN:
             gs, ge = der.whole(buf[s:e], der.SEQUENCE)
             if gs == ge:
@@ -242,11 +244,13 @@ def _eku(buf, s, e):
     le += s
     if ls == le:
         raise malformed("empty extendedKeyUsage")
-    ok = False
+    v = 0
     while ls < le:
         os_, oe = der.expect(buf, ls, le, der.OID)
         o = buf[os_:oe]
-        if o == OID_SERVER_AUTH or o == OID_ANY_EKU:
-            ok = True
+        if o == OID_SERVER_AUTH:
+            v |= EKU_SERVER_AUTH
+        elif o == OID_ANY_EKU:
+            v |= EKU_ANY
         ls = oe
-    return ok
+    return v

@@ -158,7 +158,9 @@ class ChainValidator:
             return "expired", None
         if self._exact and c.not_before > self._now:
             return "not_yet_valid", None
-        if not c.eku_ok:
+        # extendedKeyUsage, when present, must allow TLS servers: the leaf must list serverAuth; a CA
+        # may instead list anyExtendedKeyUsage (the EKU-chaining rule of browsers and Go).
+        if c.eku >= 0 and not c.eku & (_cert.EKU_SERVER_AUTH if leaf else _cert.EKU_SERVER_AUTH | _cert.EKU_ANY):
             return "bad_key_usage", "extendedKeyUsage without serverAuth"
         if leaf:
             if c.ku >= 0 and not c.ku & _cert.KU_DIGITAL_SIGNATURE:
@@ -215,8 +217,11 @@ class ChainValidator:
             return keys.detach(leaf[_KEY])
         if not self._search(leaf, 1, 0, [leaf]):
             reason, detail, index = self._best
-            if reason == "unknown_issuer" and self._broken is not None:
-                raise self._broken
+            if reason == "unknown_issuer":
+                if self._broken is not None:
+                    raise self._broken
+                if self._store is None:
+                    reason = "pin_mismatch"
             raise CertificateError(reason, detail, index)
         return keys.detach(leaf[_KEY])
 

@@ -233,34 +233,47 @@ def _bases(nc, rng):
         s = te
 
 
+_EMAIL_ATTR = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x09\x01"   # emailAddress in a Name
+
+
+def _kind_bit(t):
+    return 1 << (t & 0x1F)
+
+
 def check_constraints(nc, san, subject):
     """False if the names of one certificate (its subjectAltName contents and subject Name TLV) break
-    the NameConstraints contents `nc`. Constraint forms other than dNSName, iPAddress and directoryName
-    (rfc822Name, URI, otherName...) cannot be evaluated and fail closed."""
+    the NameConstraints contents `nc`. dNSName, iPAddress and directoryName subtrees are evaluated.
+    Subtrees of other forms (rfc822Name, URI, otherName, ...) fail closed when the certificate has a
+    name of that form (an rfc822Name subtree also when the subject holds an emailAddress), and do not
+    matter otherwise, as RFC 5280 applies a form's subtrees only to names of that form."""
     pos = 0
     while pos < len(nc):
         t, s, e = der.tlv(nc, pos, len(nc))
         if t not in (0xA0, 0xA1) or s == e:
             raise malformed("NameConstraints")
         pos = e
+    present = 0
+    names = []
+    if san is not None:
+        for t, s, e in general_names(san, 0, len(san)):
+            present |= _kind_bit(t)
+            if t == GN_DNS or t == GN_IP:
+                names.append((t, _pattern(san[s:e]) if t == GN_DNS else san[s:e]))
+    if len(subject) > 2:
+        names.append((GN_DIRNAME, subject))
+        if _EMAIL_ATTR in bytes(subject):
+            present |= _kind_bit(0x81)
     for which in (0xA0, 0xA1):
         rng = _subtrees(nc, which)
         if rng is None:
             continue
         kinds = 0
         for t, base in _bases(nc, rng):
-            if t not in (GN_DNS, GN_IP, GN_DIRNAME):
+            if t not in (GN_DNS, GN_IP, GN_DIRNAME) and present & _kind_bit(t):
                 return False
-            kinds |= 1 << (t & 7)
-        names = []
-        if san is not None:
-            for t, s, e in general_names(san, 0, len(san)):
-                if t == GN_DNS or t == GN_IP:
-                    names.append((t, _pattern(san[s:e]) if t == GN_DNS else san[s:e]))
-        if len(subject) > 2:
-            names.append((GN_DIRNAME, subject))
+            kinds |= _kind_bit(t)
         for t, name in names:
-            if not kinds & (1 << (t & 7)):
+            if not kinds & _kind_bit(t):
                 continue
             hit = False
             for bt, base in _bases(nc, rng):

@@ -1,0 +1,115 @@
+"""Client side of the negative TLS tests: the same functions run in-process on CPython and on the
+MicroPython VM (tests/vmbench.call_on_vm) against tests/evilserver.py, and return what they saw as
+JSON-able observations; tests/test_tls_negative.py holds the expectations.
+"""
+import gc
+import socket
+import sys
+import time
+
+# The whole client stack (.mpy code of tls13 + x509 + crypto) needs about 200 KB on the 64-bit VM;
+# the board figure is tracked separately (see the notes on connection memory).
+HEAP_KB = 256
+
+IS_MICROPYTHON = sys.implementation.name == "micropython"
+
+
+def _ms():
+    if IS_MICROPYTHON:
+        return time.ticks_ms()
+    return int(time.monotonic() * 1000)
+
+
+def _connect(port, timeout):
+    s = socket.socket()
+    s.settimeout(timeout)
+    s.connect(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+    return s
+
+
+def _closed(sock):
+    try:
+        return sock.fileno() == -1
+    except (OSError, ValueError):
+        return True
+
+
+def _read_exact(s, n):
+    out = b""
+    while len(out) < n:
+        chunk = s.read(n - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def run_case(port, cafile, ciphers=None, mfl=None, messages=("ping",), read_to_end=False, timeout=10):
+    """One connection: handshake, write each message and read its echo, optionally read until EOF,
+    close. Returns {"exc": class name | None, "alert", "remote", "step", "echo": [...], "closed", ...}."""
+    import tls13
+    t0 = _ms()
+    obs = {"exc": None, "alert": None, "remote": None, "msg": None, "step": "handshake", "echo": [],
+           "closed": None, "tickets": None, "cipher": None, "mfl_agreed": None, "eof": None}
+    ctx = tls13.SSLContext(tls13.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile=cafile)
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    if mfl:
+        ctx.max_fragment_length = mfl
+    raw = _connect(port, timeout)
+    s = None
+    try:
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        obs["cipher"] = s.cipher()[0]
+        for m in messages:
+            obs["step"] = "echo"
+            data = m.encode() if isinstance(m, str) else bytes(m)
+            s.write(data)
+            got = _read_exact(s, len(data))
+            obs["echo"].append(got.decode() if got == data and len(got) < 64 else
+                               "%d bytes%s" % (len(got), "" if got == data else " (mismatch)"))
+        if read_to_end:
+            obs["step"] = "read_to_end"
+            first = s.read(100)
+            obs["eof"] = [first.decode(), s.read(100).decode()]  # and a second read after EOF
+        conn = s.connection
+        obs["tickets"] = len(conn.tickets)
+        obs["mfl_agreed"] = conn.mfl_agreed
+        obs["step"] = "close"
+        s.close()
+    except Exception as e:
+        obs["exc"] = _exc_name(e)
+        obs["alert"] = getattr(e, "alert", None)
+        obs["remote"] = getattr(e, "remote", None)
+        obs["msg"] = str(e)[:120]
+    obs["closed"] = _closed(raw)
+    if not obs["closed"]:
+        raw.close()  # not leaking it here; the observation already says the client left it open
+    obs["ms"] = _ms() - t0
+    return obs
+
+
+def _exc_name(e):
+    if isinstance(e, OSError) and not hasattr(e, "alert"):
+        code = e.args[0] if e.args else None
+        if code == 110 or type(e).__name__ in ("TimeoutError", "timeout"):
+            return "timeout"
+    return type(e).__name__
+
+
+def run_cases(cases):
+    """Several cases in one VM start: cases is a list of run_case keyword dicts (each with a "id")."""
+    out = {}
+    for c in cases:
+        kw = dict(c)
+        cid = kw.pop("id")
+        if "messages" in kw:
+            kw["messages"] = tuple(kw["messages"])
+        gc.collect()
+        out[cid] = run_case(**kw)
+    if IS_MICROPYTHON:
+        gc.collect()
+        import micropython  # noqa: F401
+        out["_mem_free"] = gc.mem_free()
+    return out

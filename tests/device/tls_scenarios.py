@@ -1,0 +1,197 @@
+"""Client-side interop scenarios, the same code on CPython and on the MicroPython VM.
+
+tests/test_interop.py starts a real server on loopback, then calls `session(...)` here in-process and
+through tests/vmbench.call_on_vm; the result is a JSON-able dict of what the client observed, and the
+host test judges it. Nothing here asserts: a failure is an exception, whose type and traceback the
+host test shows.
+
+The payload is lines of `line` bytes (line feed included) made of a per-line counter and a body
+pattern, so data cannot be reordered or repeated unnoticed. mode "echo" expects the bytes back as
+sent; mode "rev" expects each line reversed before its line feed (`openssl s_server -rev`).
+"""
+import gc
+import hashlib
+import socket
+import sys
+
+import tls13
+
+# The whole TLS stack (handshake, X.509, the cipher suites) imported from .mpy needs ~200 KB on the
+# 64-bit VM today; call_on_vm uses this cap unless a test asks for another.
+HEAP_KB = 256
+
+IS_MICROPYTHON = sys.implementation.name == "micropython"
+
+try:
+    from time import ticks_diff, ticks_ms
+except ImportError:
+    import time
+
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+GROUP_NAMES = {0x001D: "x25519", 0x0017: "secp256r1"}
+
+
+def _connect(host, port, timeout):
+    addr = socket.getaddrinfo(host, port)[0][-1]
+    s = socket.socket()
+    s.settimeout(timeout)
+    try:
+        s.connect(addr)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def _context(cafile, suites, alpn, mfl, key_share_groups):
+    ctx = tls13.SSLContext(tls13.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile=cafile)
+    if suites:
+        ctx.set_ciphers(suites)
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    if mfl:
+        ctx.max_fragment_length = mfl
+    if key_share_groups is not None:
+        ctx.config.key_share_groups = list(key_share_groups)
+    return ctx
+
+
+class Lines:
+    """Generates whole lines into a reusable buffer and hashes what should come back."""
+
+    def __init__(self, line, mode, chunk):
+        if line < 16:
+            raise ValueError("line too short")
+        self.line = line
+        self.mode = mode
+        self.per_chunk = max(1, chunk // line)
+        self.buf = bytearray(self.per_chunk * line)
+        body = bytearray(line - 9)  # 8-byte counter + body + line feed
+        for i in range(len(body)):
+            body[i] = 33 + (i * 7 + i // 94) % 94
+        self.body = bytes(body)
+        self.body_rev = bytes(reversed(self.body))
+        self.n = 0
+        self.h_sent = hashlib.sha256()
+        self.h_expect = hashlib.sha256() if mode == "rev" else None
+
+    def fill(self, max_lines):
+        """Next chunk of at most max_lines lines; returns a memoryview of it."""
+        k = min(self.per_chunk, max_lines)
+        b = self.buf
+        L = self.line
+        for j in range(k):
+            off = j * L
+            ctr = b"%08x" % (self.n & 0xFFFFFFFF)
+            self.n += 1
+            b[off:off + 8] = ctr
+            b[off + 8:off + L - 1] = self.body
+            b[off + L - 1] = 10
+            if self.h_expect is not None:
+                self.h_expect.update(self.body_rev)
+                self.h_expect.update(bytes(reversed(ctr)))
+                self.h_expect.update(b"\n")
+        mv = memoryview(b)[:k * L]
+        self.h_sent.update(mv)
+        return mv
+
+    def digests(self):
+        sent = _hex(self.h_sent.digest())
+        return sent, (_hex(self.h_expect.digest()) if self.h_expect is not None else sent)
+
+
+def _hex(b):
+    return "".join("%02x" % x for x in b)
+
+
+def session(port, cafile, host="127.0.0.1", server_hostname="localhost", suites=None, alpn=None,
+            mfl=None, key_share_groups=None, nbytes=0, line=1024, mode="echo", chunk=4096,
+            window=16384, key_update=False, timeout=20):
+    """Connect, handshake, send nbytes (rounded up to whole lines) while reading the answer back,
+    with one KeyUpdate (request_peer=True) once half is sent if key_update, then close_notify."""
+    gc.collect()
+    t0 = ticks_ms()
+    ctx = _context(cafile, suites, alpn, mfl, key_share_groups)
+    sock = _connect(host, port, timeout)
+    s = None
+    try:
+        s = ctx.wrap_socket(sock, server_hostname=server_hostname)
+        t_hs = ticks_ms()
+        conn = s.connection
+        result = {
+            "runtime": sys.implementation.name,
+            "version": s.version(),
+            "cipher": s.cipher()[0],
+            "cipher_bits": s.cipher()[2],
+            "group": GROUP_NAMES.get(conn.group, conn.group),
+            "alpn": s.selected_alpn_protocol(),
+            "mfl_agreed": conn.mfl_agreed,
+            "record_limit": conn.record_limit,
+            "peer_verified": conn.peer_verified,
+            "handshake_ms": ticks_diff(t_hs, t0),
+        }
+        if IS_MICROPYTHON:
+            gc.collect()
+            result["mem_alloc_after_handshake"] = gc.mem_alloc()
+        lines = Lines(line, mode, chunk)
+        total_lines = (nbytes + line - 1) // line
+        inbuf = bytearray(2048)
+        h_recv = hashlib.sha256()
+        sent = recvd = 0
+        ku_sent = False
+        half = total_lines // 2 if key_update else -1
+        while lines.n < total_lines:
+            # Stop at half to send the KeyUpdate: the peer's own KeyUpdate precedes its next write.
+            upto = half if lines.n < half else total_lines
+            mv = lines.fill(upto - lines.n)
+            s.write(mv)
+            sent += len(mv)
+            if lines.n == half:
+                s.key_update(request_peer=True)
+                ku_sent = True
+            while sent - recvd > window:
+                recvd += _read_some(s, inbuf, h_recv)
+        while recvd < sent:
+            recvd += _read_some(s, inbuf, h_recv)
+        t_done = ticks_ms()
+        sha_sent, sha_expect = lines.digests()
+        result.update({
+            "bytes_sent": sent,
+            "bytes_received": recvd,
+            "sha256_sent": sha_sent,
+            "sha256_expected": sha_expect,
+            "sha256_received": _hex(h_recv.digest()),
+            "key_update_sent": ku_sent,
+            "key_updates_seen": [list(e) for e in conn.events if e[0] == "key_update"],
+            "events": [_event(e) for e in conn.events],
+            "tickets": len(conn.tickets),
+            "transfer_ms": ticks_diff(t_done, t_hs),
+        })
+        s.close()
+        s = None
+        result["elapsed_ms"] = ticks_diff(ticks_ms(), t0)
+        return result
+    finally:
+        if s is not None:
+            s.close()
+        else:
+            sock.close()
+
+
+def _event(e):
+    # Events may carry objects (a ticket's Session): keep their type name only.
+    return [x if x is None or isinstance(x, (int, str, bool)) else type(x).__name__ for x in e]
+
+
+def _read_some(s, buf, h):
+    n = s.readinto(buf)
+    if not n:
+        raise OSError("peer closed the connection mid-transfer (readinto -> %r)" % (n,))
+    h.update(memoryview(buf)[:n])
+    return n
