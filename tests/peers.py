@@ -33,6 +33,24 @@ GNUTLS_CIPHER = {"TLS_AES_128_GCM_SHA256": "AES-128-GCM", "TLS_CHACHA20_POLY1305
 HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 
 
+def _prune_logs(max_age=3600):
+    try:
+        names = os.listdir(LOG_DIR)
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        path = os.path.join(LOG_DIR, name)
+        try:
+            if now - os.path.getmtime(path) > max_age:
+                os.remove(path)
+        except OSError:
+            pass
+
+
+_prune_logs()
+
+
 def have(tool):
     return shutil.which(tool) is not None
 

@@ -12,12 +12,6 @@ from tls13.crypto.chachapoly import ChaCha20Poly1305
 from tls13.crypto.errors import InvalidTag
 from tls13.crypto.poly1305 import Poly1305
 
-# Pico W budget rather than ESP32's: importing tls13.crypto.* runs tls13/__init__, which loads the whole
-# client (~46 KB on the VM; in flash when frozen on a board), and compiling this module from source
-# needs more than the ~45 KB that leaves. The primitives themselves use ~13 KB (.mpy) and allocate
-# nothing per record on the viper path (test_no_heap_left_behind).
-HEAP_KB = 160
-
 SUNSCREEN = (b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future,"
              b" sunscreen would be it.")
 KEY_00_1F = bytes(range(32))

@@ -72,11 +72,11 @@ def _dbl(X, Y, Z, p):
         return 0, 0, 0
     zz = Z * Z % p
     yy = Y * Y % p
-    t = X * yy % p
+    t = (X * yy << 2) % p
     a = (X - zz) * 3 * (X + zz) % p
-    X3 = (a * a - (t << 3)) % p
+    X3 = (a * a - (t << 1)) % p
     Z3 = (Y * Z << 1) % p
-    Y3 = (a * ((t << 2) - X3) - (yy * yy << 3)) % p
+    Y3 = (a * (t - X3) - (yy * yy << 3)) % p
     return X3, Y3, Z3
 
 
@@ -213,11 +213,11 @@ def _mul(p, size, da, ta, db, tb):
         if Z:
             zz = Z * Z % p
             yy = Y * Y % p
-            t = X * yy % p
+            t = (X * yy << 2) % p
             a = (X - zz) * 3 * (X + zz) % p
-            X3 = (a * a - (t << 3)) % p
+            X3 = (a * a - (t << 1)) % p
             Z = (Y * Z << 1) % p
-            Y = (a * ((t << 2) - X3) - (yy * yy << 3)) % p
+            Y = (a * (t - X3) - (yy * yy << 3)) % p
             X = X3
         d = da[i]
         if d:

@@ -1,0 +1,214 @@
+"""Interop: our TLS 1.3 client against real servers on loopback, on CPython and on the MicroPython VM.
+
+Servers (tests/peers.py): `openssl s_server -tls1_3 -rev` (reverses lines), `gnutls-serv --echo`,
+tlslite-ng and CPython `ssl` echo servers (tests/peers/). The client side is
+tests/device/tls_scenarios.session, run in-process ("cpython") and through vmbench.call_on_vm ("vm").
+
+Volume: 1 MiB each way per cipher suite on both runtimes against gnutls-serv, and against the CPython
+`ssl` server on the VM only (the pure-Python AEADs on CPython move ~100 KB/s each way, so the CPython
+leg keeps to the one peer); every other scenario moves 64 KiB, most with a KeyUpdate half way.
+`openssl s_server -rev` sleeps one second after reading a non-data record (its retry path), so each
+KeyUpdate against it costs a second of wall time, not CPU.
+"""
+import contextlib
+import json
+import os
+import signal
+import time
+
+import pytest
+
+import peers
+import pki as pki_mod
+import tls_scenarios
+import vmbench
+
+RUNTIMES = ("cpython", "vm")
+SUITES = peers.SUITES
+MIB = 1 << 20
+KIB64 = 64 << 10
+CLIENT_TIMEOUT = 60  # whole-scenario cap; every socket read also has its own timeout
+RESULTS = os.path.join(peers.LOG_DIR, "results-%d.jsonl" % os.getpid())
+
+
+@pytest.fixture(scope="module")
+def pki():
+    for tool in ("openssl", "gnutls-serv"):
+        if not peers.have(tool):
+            pytest.fail("%s is missing: run `make setup` (installs openssl gnutls-bin socat)" % tool)
+    return pki_mod.ensure()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _mpy():
+    vmbench.build_mpy()
+
+
+@contextlib.contextmanager
+def deadline(seconds):
+    """Interrupts an in-process client that stops making progress (SIGALRM, main thread)."""
+    def expired(*_):
+        raise TimeoutError("client scenario exceeded %d s" % seconds)
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def run(runtime, peer, pki, port=None, heap_kb=None, **kw):
+    """The client scenario on one runtime; any failure carries the server's log."""
+    kw.setdefault("io_timeout", 20)
+    kw.update(port=port or peer.port, cafile=pki["ca"])
+    try:
+        if runtime == "cpython":
+            with deadline(CLIENT_TIMEOUT):
+                r = tls_scenarios.session(**kw)
+        else:
+            r = vmbench.call_on_vm("tls_scenarios", "session", heap_kb=heap_kb, timeout=CLIENT_TIMEOUT, **kw)
+    except Exception as e:
+        detail = getattr(e, "output", None) or "%s: %s" % (type(e).__name__, e)
+        pytest.fail("client on %s failed against %s:\n%s\n---- server log (%s)\n%s"
+                    % (runtime, peer.name, detail, peer.log_path, peer.log()), pytrace=False)
+    with open(RESULTS, "a") as f:
+        f.write(json.dumps({"peer": peer.name, "args": {k: v for k, v in kw.items() if k != "cafile"},
+                            "result": {k: v for k, v in r.items() if k != "events"}}) + "\n")
+    return r
+
+
+def check(r, peer, suite=None, key_update=False, alpn=None):
+    ctx = "%s on %s: %r\n---- server log\n%s" % (peer.name, r.get("runtime"), r, peer.log())
+    assert r["version"] == "TLSv1.3", ctx
+    assert r["peer_verified"] == "chain", ctx
+    assert r["group"] == "x25519", ctx
+    if suite:
+        assert r["cipher"] == suite, ctx
+    assert r["bytes_received"] == r["bytes_sent"], ctx
+    assert r["sha256_received"] == r["sha256_expected"], ctx
+    if key_update:
+        assert r["key_update_sent"], ctx
+        # The peer answered our update_requested with its own KeyUpdate (update_not_requested).
+        assert ["key_update", 0] in r["key_updates_seen"], ctx
+    assert r["alpn"] == alpn, ctx
+
+
+def wait_log(peer, text, timeout=5.0):
+    """The server reports the clean close a moment after our close_notify reaches it."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if text in peer.log():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# ---- openssl s_server ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize("cert", ("ec", "rsa"))
+def test_openssl_cert_and_suite(pki, cert, suite, runtime):
+    ku = cert == "ec"  # each KeyUpdate costs s_server a 1 s sleep: the EC runs carry it
+    with peers.openssl(pki, cert=cert, suite=suite) as srv:
+        r = run(runtime, srv, pki, nbytes=KIB64, mode="rev", key_update=ku)
+        check(r, srv, suite=suite, key_update=ku)
+        assert r["tickets"] >= 1, r  # OpenSSL sends NewSessionTickets; they must parse
+        assert wait_log(srv, "CONNECTION CLOSED"), srv.log()
+        assert "CONNECTION FAILURE" not in srv.log(), srv.log()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("server", ("openssl", "gnutls"))
+def test_hello_retry_request(pki, server, runtime):
+    """An empty key_share forces the server to ask for x25519 in a HelloRetryRequest."""
+    if server == "openssl":
+        srv_cm, mode = peers.openssl(pki, groups="X25519"), "rev"
+    else:
+        srv_cm, mode = peers.gnutls(pki), "echo"
+    with srv_cm as srv, peers.RecordingProxy(srv.port) as proxy:
+        r = run(runtime, srv, pki, port=proxy.port, key_share_groups=[], nbytes=8192, mode=mode)
+        check(r, srv)
+        t = proxy.totals()
+        assert (t["client_hellos"], t["hrr"], t["server_hellos"]) == (2, 1, 1), t
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_openssl_max_fragment_length(pki, runtime):
+    """8 KB lines make s_server write 8 KB at once; with 2048 agreed every record must stay small."""
+    with peers.openssl(pki) as srv, peers.RecordingProxy(srv.port) as proxy:
+        r = run(runtime, srv, pki, port=proxy.port, mfl=2048, nbytes=KIB64, line=8192, mode="rev",
+                key_update=True)
+        check(r, srv, key_update=True)
+        assert r["mfl_agreed"] is True and r["record_limit"] == 2048, r
+        t = proxy.totals()
+        assert t["max_server_record"] <= 2048 + 256, t
+        assert t["max_client_record"] <= 2048 + 256, t
+        assert t["server_records"] >= KIB64 // 2048, t
+
+
+def test_openssl_without_mfl_sends_big_records(pki):
+    """Control for the test above: the same transfer without the extension has 8 KB records."""
+    with peers.openssl(pki) as srv, peers.RecordingProxy(srv.port) as proxy:
+        r = run("cpython", srv, pki, port=proxy.port, nbytes=32768, line=8192, mode="rev")
+        check(r, srv)
+        assert r["mfl_agreed"] is False, r
+        assert proxy.totals()["max_server_record"] > 2048 + 256, proxy.totals()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("server", ("openssl", "gnutls", "pyssl"))
+def test_alpn(pki, server, runtime):
+    start = {"openssl": lambda: peers.openssl(pki, alpn="mqtt,http/1.1"),
+             "gnutls": lambda: peers.gnutls(pki, alpn="mqtt"),
+             "pyssl": lambda: peers.pyssl(pki, alpn="mqtt,http/1.1")}[server]
+    with start() as srv:
+        r = run(runtime, srv, pki, alpn=["x-unknown/1", "mqtt"], nbytes=2048,
+                mode="rev" if server == "openssl" else "echo")
+        check(r, srv, alpn="mqtt")
+
+
+# ---- gnutls-serv, tlslite-ng, CPython ssl ------------------------------------------------------
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("cert", ("ec", "rsa"))
+@pytest.mark.parametrize("server", ("gnutls", "tlslite", "pyssl"))
+def test_echo_servers(pki, server, cert, runtime):
+    with getattr(peers, server)(pki, cert=cert) as srv:
+        r = run(runtime, srv, pki, nbytes=KIB64, key_update=True)
+        check(r, srv, key_update=True)
+        if server != "gnutls":
+            assert wait_log(srv, "echoed %d bytes, clean close" % r["bytes_sent"]), srv.log()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("suite", SUITES)
+def test_tlslite_suites(pki, suite, runtime):
+    with peers.tlslite(pki, suite=suite) as srv:
+        r = run(runtime, srv, pki, nbytes=KIB64, key_update=True)
+        check(r, srv, suite=suite, key_update=True)
+        assert wait_log(srv, "echoed %d bytes, clean close" % r["bytes_sent"]), srv.log()
+
+
+# ---- volume -------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("suite", SUITES)
+def test_gnutls_1mib_each_suite(pki, suite, runtime):
+    """1 MiB each way per suite (gnutls-serv picks the one suite its priority string allows) with a
+    KeyUpdate both ways in the middle."""
+    with peers.gnutls(pki, suite=suite) as srv:
+        r = run(runtime, srv, pki, nbytes=MIB, key_update=True)
+        check(r, srv, suite=suite, key_update=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suite", SUITES)
+def test_pyssl_1mib_each_suite_on_vm(pki, suite):
+    """The client's own suite choice (it offers only one) against OpenSSL through CPython's ssl."""
+    with peers.pyssl(pki) as srv:
+        r = run("vm", srv, pki, suites=suite, nbytes=MIB, key_update=True)
+        check(r, srv, suite=suite, key_update=True)
+        assert wait_log(srv, "echoed %d bytes, clean close" % MIB), srv.log()
