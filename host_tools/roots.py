@@ -177,8 +177,8 @@ def measure(module_path):
         mpy = os.path.join(tmp, name + ".mpy")
         subprocess.run([mpy_cross, "-o", mpy, module_path], check=True)
         out["mpy_bytes"] = os.path.getsize(mpy)
-        probe = ("import gc\ngc.collect()\na=gc.mem_alloc()\nimport %s\ngc.collect()\n"
-                 "print(gc.mem_alloc()-a, len(%s.ANCHORS))\n" % (name, name))
+        probe = ("import gc\ngc.collect()\n_m0 = gc.mem_alloc()\nimport %s as _anchors\ngc.collect()\n"
+                 "print(gc.mem_alloc() - _m0, len(_anchors.ANCHORS))\n" % name)
         env = dict(os.environ, MICROPYPATH=tmp)
         r = subprocess.run([vm, "-X", "heapsize=1024k", "-c", probe], env=env, capture_output=True, text=True)
         if r.returncode == 0:

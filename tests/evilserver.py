@@ -12,6 +12,8 @@ hashlib/hmac, and imports nothing from lib/.
 
 Connections are served one after another in a background thread; each gets a session record (see
 _new_record). Every socket operation has a timeout, so a client that stops talking cannot hang it.
+A misbehaving server stops sending after the message the client must reject: records the client
+never reads would turn its close() into a TCP RST, and an RST can cost the alert it sent just before.
 MODES lists the misbehaviours; "normal" completes the handshake and echoes application data.
 """
 import hashlib
@@ -80,7 +82,7 @@ MODES = {
     "zero_len_hs_plain": "a zero-length plaintext handshake record before ServerHello",
     "zero_len_hs_enc": "an encrypted handshake record with empty content",
     "all_padding": "an encrypted record whose plaintext is all zeros (no content type)",
-    "oversize_plain_record": "a plaintext handshake record of 2^14+1 bytes",
+    "oversize_plain_record": "a plaintext handshake record header announcing 2^14+1 bytes",
     "fin_spans_key_change": "server Finished and a NewSessionTicket in one record",
     "server_alert": "handshake_failure alert instead of ServerHello",
     "truncate_handshake": "TCP FIN after ServerHello and EncryptedExtensions",
@@ -204,7 +206,7 @@ class PeerEOF(Exception):
 def _new_record(mode):
     return {"mode": mode, "alerts": [], "client_eof": False, "handshake_done": False,
             "server_error": None, "undecryptable": 0, "app_in": b"", "max_client_record": 0,
-            "client_key_update": False, "cookie_echoed": None, "offer": None, "ccs_from_client": 0}
+            "client_key_update": False, "client_rst": False, "cookie_echoed": None, "offer": None, "ccs_from_client": 0}
 
 
 # ---- one connection ---------------------------------------------------------------------------------
@@ -298,10 +300,11 @@ class _Conn:
                     self.read_record()
                 except ClientAlert:
                     pass
-        except (PeerEOF, ConnectionResetError):
-            # A client that closes with our records unread makes its kernel answer with RST; what
-            # it sent before (the alert) is still read first.
+        except PeerEOF:
             self.rec["client_eof"] = True
+        except ConnectionResetError:
+            # A client that closes with our records unread makes its kernel answer with RST.
+            self.rec["client_eof"] = self.rec["client_rst"] = True
         except (socket.timeout, OSError):
             pass
 
@@ -393,7 +396,9 @@ class _Conn:
             self.send(self.plain(CT_HANDSHAKE, b""))
             return
         if mode == "oversize_plain_record":
-            self.send(self.plain(CT_HANDSHAKE, sh + hs(HS_EE, bytes(16384 - len(sh) - 3))))
+            # only the header: the client must refuse on the length alone, and a body it never
+            # reads would turn its close into an RST (which can cost the alert it just sent)
+            self.send(struct.pack(">BHH", CT_HANDSHAKE, 0x0303, 16385))
             return
         trailer = b"\x08\x00\x00\x02\x00" if mode == "sh_spans_key_change" else b""
         self.send(self.plain(CT_HANDSHAKE, sh + trailer))
@@ -447,6 +452,8 @@ class _Conn:
             self.send(rec[:8] + bytes([rec[8] ^ 0x01]) + rec[9:])
             return False
         self.send(rec)
+        if mode in ("ee_unoffered_ext", "ee_forbidden_ext"):
+            return False
         self.transcript += ee
         if mode == "truncate_handshake":
             self.sock.shutdown(socket.SHUT_WR)
@@ -464,6 +471,8 @@ class _Conn:
                 scheme = 0x0603
             cv = hs(HS_CV, struct.pack(">H", scheme) + vec(2, sig))
             self.send(self.sealed(CT_HANDSHAKE, cv))
+            if mode in ("bad_cv_sig", "cv_unoffered_scheme"):
+                return False
             self.transcript += cv
         vd = finished_data(self.h, self.s_hs, self.th())
         if mode == "bad_finished":
@@ -479,8 +488,7 @@ class _Conn:
         else:
             self.send(self.sealed(CT_HANDSHAKE, fin))
         self.wprot = Protection(self.suite, self.s_ap)
-        return mode not in ("bad_finished", "bad_cv_sig", "cv_unoffered_scheme", "finished_before_cert",
-                            "ee_unoffered_ext", "ee_forbidden_ext", "fin_spans_key_change")
+        return mode not in ("bad_finished", "finished_before_cert", "fin_spans_key_change")
 
     def client_finished(self):
         mtype, body, raw = self.read_handshake()
@@ -543,7 +551,7 @@ class _Conn:
             self.send(self.sealed(CT_APP, data + bytes(16385 - len(data))))
             return False
         elif mode == "oversize_ciphertext":
-            self.send(struct.pack(">BHH", CT_APP, 0x0303, 16384 + 257) + bytes(16384 + 257))
+            self.send(struct.pack(">BHH", CT_APP, 0x0303, 16384 + 257))  # header only, as above
             return False
         elif mode == "mfl_overflow":
             self.send(self.sealed(CT_APP, data + bytes(2049 - len(data))))
@@ -624,8 +632,10 @@ class EvilServer:
                 c.drain()
             except ClientAlert:
                 c.drain()
-            except (PeerEOF, ConnectionResetError):
+            except PeerEOF:
                 c.rec["client_eof"] = True
+            except ConnectionResetError:
+                c.rec["client_eof"] = c.rec["client_rst"] = True
             except Exception as e:  # a client that broke protocol, or a timeout: part of the record
                 c.rec["server_error"] = "%s: %s" % (type(e).__name__, e)
                 c.drain()

@@ -96,7 +96,7 @@ class Peer:
 
     _seq = 0
 
-    def __init__(self, name, argv, env=None, start_timeout=START_TIMEOUT):
+    def __init__(self, name, argv, env=None, start_timeout=START_TIMEOUT, drop_stdout=False):
         os.makedirs(LOG_DIR, exist_ok=True)
         Peer._seq += 1
         self.name = name
@@ -105,7 +105,9 @@ class Peer:
         self._log = open(self.log_path, "wb")
         self._log.write(("$ " + " ".join(argv) + "\n").encode())
         self._log.flush()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL if drop_stdout else self._log,
+                                     stderr=self._log if drop_stdout else subprocess.STDOUT,
                                      env=env, cwd=ROOT, start_new_session=True)
         self.port = None
         try:
@@ -129,10 +131,12 @@ class Peer:
     def log(self, tail=6000):
         try:
             with open(self.log_path, "rb") as f:
+                f.seek(0, 2)
+                f.seek(max(0, f.tell() - tail))
                 data = f.read()
         except OSError:
             return ""
-        return data[-tail:].decode("utf-8", "replace")
+        return data.decode("utf-8", "replace")
 
     def alive(self):
         return self.proc.poll() is None
@@ -164,10 +168,10 @@ def _cert(pki, cert):
     return pki["server-%s.crt" % cert], pki["server-%s.key" % cert]
 
 
-def openssl(pki, cert="ec", suite=None, groups=None, alpn=None, extra=()):
+def openssl(pki, cert="ec", suite=None, groups=None, alpn=None, version="-tls1_3", extra=()):
     """`openssl s_server -tls1_3 -rev`: reverses every line it reads (the line feed stays last)."""
     crt, key = _cert(pki, cert)
-    argv = ["openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_3", "-cert", crt, "-key", key, "-rev"]
+    argv = ["openssl", "s_server", "-accept", "127.0.0.1:0", version, "-cert", crt, "-key", key, "-rev"]
     if suite:
         argv += ["-ciphersuites", suite]
     if groups:
@@ -178,7 +182,8 @@ def openssl(pki, cert="ec", suite=None, groups=None, alpn=None, extra=()):
 
 
 def gnutls(pki, cert="ec", suite=None, alpn=None):
-    """`gnutls-serv --echo`, TLS 1.3 only; suite narrows the priority string to one cipher."""
+    """`gnutls-serv --echo`, TLS 1.3 only; suite narrows the priority string to one cipher.
+    Its stdout repeats every byte echoed, so only stderr (where it reports errors) is kept."""
     crt, key = _cert(pki, cert)
     prio = "NORMAL:-VERS-ALL:+VERS-TLS1.3"
     if suite:
@@ -187,14 +192,16 @@ def gnutls(pki, cert="ec", suite=None, alpn=None):
             "--priority", prio]
     if alpn:
         argv += ["--alpn", alpn]
-    return Peer("gnutls-" + cert, argv)
+    return Peer("gnutls-" + cert, argv, drop_stdout=True)
 
 
-def tlslite(pki, cert="ec", suite=None):
+def tlslite(pki, cert="ec", suite=None, key_update_after=None):
     crt, key = _cert(pki, cert)
     argv = [sys.executable, os.path.join(SCRIPTS, "tlslite_echo_server.py"), "--cert", crt, "--key", key]
     if suite:
         argv += ["--suite", suite]
+    if key_update_after is not None:
+        argv += ["--key-update-after", str(key_update_after)]
     return Peer("tlslite-" + cert, argv)
 
 
@@ -219,6 +226,8 @@ class _Direction:
         self.client_hellos = 0
         self.hrr = 0
         self.server_hellos = 0
+        self.ccs = 0
+        self.encrypted_lengths = []
 
     def feed(self, data):
         self.buf += data
@@ -235,6 +244,9 @@ class _Direction:
         self.max_len = max(self.max_len, len(body))
         if ctype == 23:
             self.max_encrypted_len = max(self.max_encrypted_len, len(body))
+            self.encrypted_lengths.append(len(body))
+        elif ctype == 20:
+            self.ccs += 1
         elif ctype == 22 and body:
             if body[0] == 1:
                 self.client_hellos += 1
@@ -272,7 +284,11 @@ class RecordingProxy:
                 continue
             except OSError:
                 return
-            s = socket.create_connection(("127.0.0.1", self.target_port), timeout=self.timeout)
+            try:
+                s = socket.create_connection(("127.0.0.1", self.target_port), timeout=self.timeout)
+            except OSError:
+                c.close()
+                continue
             c.settimeout(self.timeout)
             s.settimeout(self.timeout)
             self._socks += [c, s]
@@ -302,7 +318,8 @@ class RecordingProxy:
     def totals(self):
         """Merged counts over all connections so far."""
         out = {"connections": len(self.conns), "client_hellos": 0, "hrr": 0, "server_hellos": 0,
-               "max_client_record": 0, "max_server_record": 0, "server_records": 0, "client_records": 0}
+               "max_client_record": 0, "max_server_record": 0, "server_records": 0, "client_records": 0,
+               "client_ccs": 0, "client_encrypted_lengths": []}
         for up, down in self.conns:
             out["client_hellos"] += up.client_hellos
             out["hrr"] += down.hrr
@@ -311,6 +328,8 @@ class RecordingProxy:
             out["max_server_record"] = max(out["max_server_record"], down.max_len)
             out["server_records"] += down.records
             out["client_records"] += up.records
+            out["client_ccs"] += up.ccs
+            out["client_encrypted_lengths"] += up.encrypted_lengths
         return out
 
     def close(self):

@@ -120,6 +120,53 @@ def test_openssl_cert_and_suite(pki, cert, suite, runtime):
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("cert", ("p384", "ed25519"))
+def test_openssl_other_server_keys(pki, cert, runtime):
+    """CertificateVerify with ecdsa_secp384r1_sha384 and ed25519 (chains signed by the P-256 root)."""
+    with peers.openssl(pki, cert=cert, suite="TLS_AES_128_GCM_SHA256") as srv:
+        r = run(runtime, srv, pki, nbytes=4096, mode="rev")
+        check(r, srv, suite="TLS_AES_128_GCM_SHA256")
+
+
+def _expect_failure(runtime, peer, pki, exc_name, **kw):
+    """The scenario must fail with the named TLSError subclass; returns the message."""
+    kw.update(port=peer.port)
+    kw.setdefault("cafile", pki["ca"])
+    if runtime == "cpython":
+        import tls13
+        with deadline(CLIENT_TIMEOUT):
+            with pytest.raises(tls13.TLSError) as ei:
+                tls_scenarios.session(**kw)
+        assert type(ei.value).__name__ == exc_name, repr(ei.value)
+        return str(ei.value)
+    with pytest.raises(vmbench.VMCallError) as ei:
+        vmbench.call_on_vm("tls_scenarios", "session", timeout=CLIENT_TIMEOUT, **kw)
+    assert ei.value.exc_type == exc_name, ei.value.output
+    return ei.value.output
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("case", ("wrong_ca", "wrong_name"))
+def test_openssl_untrusted_server_rejected(pki, case, runtime):
+    """Verification is real on both runtimes: the server sees our alert."""
+    if case == "wrong_ca":
+        kw, exc, alert = {"cafile": pki["other-ca.crt"]}, "UnknownCa", "alert unknown ca"
+    else:
+        kw, exc, alert = {"server_hostname": "wrong.example"}, "BadCertificate", "alert bad certificate"
+    with peers.openssl(pki) as srv:
+        _expect_failure(runtime, srv, pki, exc, **kw)
+        assert wait_log(srv, alert), srv.log()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_tls12_only_server(pki, runtime):
+    """A TLS-1.2-only OpenSSL refuses our 1.3-only hello; the client reports the remote alert."""
+    with peers.openssl(pki, version="-tls1_2") as srv:
+        msg = _expect_failure(runtime, srv, pki, "ProtocolVersion")
+        assert "peer sent" in msg, msg
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("server", ("openssl", "gnutls"))
 def test_hello_retry_request(pki, server, runtime):
     """An empty key_share forces the server to ask for x25519 in a HelloRetryRequest."""
@@ -132,13 +179,14 @@ def test_hello_retry_request(pki, server, runtime):
         check(r, srv)
         t = proxy.totals()
         assert (t["client_hellos"], t["hrr"], t["server_hellos"]) == (2, 1, 1), t
+        assert t["client_ccs"] == 1, t  # compatibility mode: one CCS, before the second ClientHello
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_openssl_max_fragment_length(pki, runtime):
-    """8 KB lines make s_server write 8 KB at once; with 2048 agreed every record must stay small."""
+    """4 KB lines make s_server write 4 KB at once; with 2048 agreed every record must stay small."""
     with peers.openssl(pki) as srv, peers.RecordingProxy(srv.port) as proxy:
-        r = run(runtime, srv, pki, port=proxy.port, mfl=2048, nbytes=KIB64, line=8192, mode="rev",
+        r = run(runtime, srv, pki, port=proxy.port, mfl=2048, nbytes=KIB64, line=4096, mode="rev",
                 key_update=True)
         check(r, srv, key_update=True)
         assert r["mfl_agreed"] is True and r["record_limit"] == 2048, r
@@ -149,12 +197,63 @@ def test_openssl_max_fragment_length(pki, runtime):
 
 
 def test_openssl_without_mfl_sends_big_records(pki):
-    """Control for the test above: the same transfer without the extension has 8 KB records."""
+    """Control for the test above: the same transfer without the extension has 4 KB records."""
     with peers.openssl(pki) as srv, peers.RecordingProxy(srv.port) as proxy:
-        r = run("cpython", srv, pki, port=proxy.port, nbytes=32768, line=8192, mode="rev")
+        r = run("cpython", srv, pki, port=proxy.port, nbytes=32768, line=4096, mode="rev")
         check(r, srv)
         assert r["mfl_agreed"] is False, r
         assert proxy.totals()["max_server_record"] > 2048 + 256, proxy.totals()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_gnutls_full_size_records(pki, runtime):
+    """16 KB records both ways: we send them (max_send_record) and gnutls echoes each as one."""
+    with peers.gnutls(pki) as srv, peers.RecordingProxy(srv.port) as proxy:
+        r = run(runtime, srv, pki, port=proxy.port, nbytes=4 * KIB64, chunk=16384, window=32768,
+                key_update=True, config={"max_send_record": 16384})
+        check(r, srv, key_update=True)
+        t = proxy.totals()
+        assert t["max_client_record"] == 16384 + 17 and t["max_server_record"] == 16384 + 17, t
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_openssl_padding_without_compat_mode(pki, runtime):
+    """Padded inner plaintext (RFC 8446 5.4) and no middlebox-compatibility CCS."""
+    with peers.openssl(pki) as srv, peers.RecordingProxy(srv.port) as proxy:
+        r = run(runtime, srv, pki, port=proxy.port, nbytes=16384, mode="rev",
+                config={"record_padding": 512, "compat_mode": False})
+        check(r, srv)
+        t = proxy.totals()
+        assert t["client_ccs"] == 0, t
+        inner = [n - 16 for n in t["client_encrypted_lengths"]]
+        assert inner and all(n % 512 == 0 or n == 4096 + 1 for n in inner), inner
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("mode", ("request", "require"))
+def test_openssl_certificate_request_without_identity(pki, mode, runtime):
+    """A client without a certificate answers CertificateRequest with an empty Certificate: fine when
+    the server only asks, certificate_required from the server when it insists."""
+    flag = "-verify" if mode == "request" else "-Verify"
+    with peers.openssl(pki, extra=[flag, "1"]) as srv:
+        if mode == "request":
+            check(run(runtime, srv, pki, nbytes=4096, mode="rev"), srv)
+        else:
+            msg = _expect_failure(runtime, srv, pki, "CertificateRequired", nbytes=4096, mode="rev")
+            assert "peer sent" in msg, msg
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("server", ("gnutls", "tlslite"))
+def test_record_size_limit(pki, server, runtime):
+    """RFC 8449 (OpenSSL 3.0 lacks it): the echo of our 4 KB records must come back in <= 2 KB ones."""
+    with getattr(peers, server)(pki) as srv, peers.RecordingProxy(srv.port) as proxy:
+        r = run(runtime, srv, pki, port=proxy.port, rsl=2048, nbytes=KIB64, key_update=True)
+        check(r, srv, key_update=True)
+        assert r["record_limit"] == 2048 and r["mfl_agreed"] is False, r
+        t = proxy.totals()
+        assert t["max_server_record"] <= 2048 + 256 and t["max_client_record"] <= 2048 + 256, t
+        assert t["server_records"] >= KIB64 // 2048, t
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -191,6 +290,18 @@ def test_tlslite_suites(pki, suite, runtime):
         assert wait_log(srv, "echoed %d bytes, clean close" % r["bytes_sent"]), srv.log()
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_tlslite_server_requests_key_update(pki, runtime):
+    """The server's KeyUpdate(update_requested) a quarter of the way in: the client switches its read
+    keys, answers with its own KeyUpdate and the rest of the echo still decrypts on both sides."""
+    with peers.tlslite(pki, key_update_after=KIB64 // 4) as srv:
+        r = run(runtime, srv, pki, nbytes=KIB64)
+        check(r, srv)
+        assert ["key_update", 1] in r["key_updates_seen"], r
+        assert wait_log(srv, "echoed %d bytes, clean close" % KIB64), srv.log()
+        assert "sent KeyUpdate(update_requested)" in srv.log(), srv.log()
+
+
 # ---- volume -------------------------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -212,3 +323,43 @@ def test_pyssl_1mib_each_suite_on_vm(pki, suite):
         r = run("vm", srv, pki, suites=suite, nbytes=MIB, key_update=True)
         check(r, srv, suite=suite, key_update=True)
         assert wait_log(srv, "echoed %d bytes, clean close" % MIB), srv.log()
+
+
+# ---- nothing hangs ------------------------------------------------------------------------------
+
+class _SilentPeer:
+    """A listener that completes TCP handshakes (the kernel's backlog) and never says a word."""
+
+    name = "silent-listener"
+    log_path = "(none)"
+
+    def __init__(self):
+        import socket
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+
+    def log(self):
+        return ""
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_silent_server_times_out(pki, runtime):
+    """The client's socket timeout ends a handshake the server never answers, on both runtimes."""
+    peer = _SilentPeer()
+    kw = dict(port=peer.port, cafile=pki["ca"], io_timeout=1)
+    t0 = time.monotonic()
+    try:
+        if runtime == "cpython":
+            with deadline(10):
+                with pytest.raises(OSError) as ei:  # socket.timeout is an OSError
+                    tls_scenarios.session(**kw)
+            assert isinstance(ei.value, TimeoutError), repr(ei.value)
+        else:
+            with pytest.raises(vmbench.VMCallError) as ei:
+                vmbench.call_on_vm("tls_scenarios", "session", timeout=30, **kw)
+            assert ei.value.exc_type == "OSError" and "ETIMEDOUT" in ei.value.output, ei.value.output
+    finally:
+        peer.sock.close()
+    assert time.monotonic() - t0 < 8

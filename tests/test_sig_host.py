@@ -61,8 +61,8 @@ def test_ecdsa_cryptography_signatures(ec_keys, curve, hash_name, msg, pos, bit)
 
 
 @SETTINGS
-@given(seed=st.integers(1, 2 ** 255), msg=st.binary(max_size=100), hash_name=st.sampled_from(["sha256", "sha512"]),
-       extra=st.one_of(st.none(), st.binary(min_size=1, max_size=48)))
+@given(seed=st.integers(1, 2 ** 255), msg=st.binary(max_size=100),
+       hash_name=st.sampled_from(["sha256", "sha512"]), extra=st.one_of(st.none(), st.binary(min_size=1, max_size=48)))
 def test_p256_signatures_verify_under_cryptography(seed, msg, hash_name, extra):
     d = seed % (ecdsa.P256.n - 1) + 1
     priv = d.to_bytes(32, "big")
@@ -130,3 +130,21 @@ def test_ed25519(seed, msg, pos, bit):
     assert ed25519.verify(pub, msg, sig)
     assert not ed25519.verify(pub, msg + b"\x00", sig)
     assert not ed25519.verify(pub, msg, _flip(sig, pos, bit))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 0x10, 2 ** 128, 2 ** 255, ecdsa.P256.n - 2, ecdsa.P256.n - 1])
+def test_p256_public_key_edges(d):
+    key = ec.derive_private_key(d, ec.SECP256R1())
+    priv = d.to_bytes(32, "big")
+    assert ecdsa.public_key_p256(priv) == _point(key.public_key())
+    dg = hashlib.sha256(b"edge").digest()
+    key.public_key().verify(ecdsa.sign_p256(priv, dg), dg, ec.ECDSA(Prehashed(chashes.SHA256())))
+
+
+@SETTINGS
+@given(a=st.integers(1, 2 ** 400))
+def test_public_inverse(a):
+    for m in (ecdsa.P256.p, ecdsa.P256.n, ecdsa.P384.p, ecdsa.P384.n, ed25519._P):
+        if a % m:
+            assert ecdsa._inv_public(a, m) == pow(a, -1, m)
+            assert ed25519._inv_public(a, m) == pow(a, -1, m)

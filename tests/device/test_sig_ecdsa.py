@@ -154,10 +154,21 @@ def test_der_strictness():
     for i, sig in enumerate(bad):
         eq(ecdsa.verify("P-256", pub, dg, sig), False, "malformed signature %d" % i)
     n = ecdsa.P256.n
+
+    def minimal(v):
+        b = v.to_bytes(34, "big")
+        i = 0
+        while i < 33 and b[i] == 0 and b[i + 1] < 0x80:
+            i += 1
+        return integer(b[i:])
+
+    eq(minimal(0), b"\x02\x01\x00", "encoder")
+    eq(minimal(0x80), b"\x02\x02\x00\x80", "encoder")
     for rv, sv in ((0, 1), (1, 0), (n, 1), (1, n), (n + int(_SAMPLE_R, 16), int(_SAMPLE_S, 16))):
-        sig = seq(integer(b"\x00" + rv.to_bytes(33, "big").lstrip(b"\x00") or b"\x00") +
-                  integer(b"\x00" + sv.to_bytes(33, "big").lstrip(b"\x00") or b"\x00"))
+        sig = seq(minimal(rv) + minimal(sv))
         eq(ecdsa.verify("P-256", pub, dg, sig), False, "r, s out of range")
+    # In range and minimal but wrong: r = 1, s = 1 parse and then fail the equation.
+    eq(ecdsa.verify("P-256", pub, dg, seq(minimal(1) + minimal(1))), False, "r = s = 1")
     # The malleable twin (r, n - s) is a valid ECDSA signature too: ECDSA has no low-s rule.
     twin = ecdsa.encode_sig(int(_SAMPLE_R, 16), n - int(_SAMPLE_S, 16), 32)
     check(ecdsa.verify("P-256", pub, dg, twin))
@@ -185,6 +196,12 @@ def test_public_key_validation():
     raises(ValueError, ecdsa.verify, "P-521", pub, dg, sig)
 
 
+def test_public_inverse():
+    for m in (ecdsa.P256.p, ecdsa.P256.n, ecdsa.P384.n):
+        for a in (1, 2, 3, m - 1, m + 5, ecdsa.P256.gx, ecdsa.P384.gy):
+            eq(ecdsa._inv_public(a, m) * a % m, 1, "inverse")
+
+
 def test_tampering():
     dg = _digest("sha256", b"sample")
     sig = _der(_SAMPLE_R, _SAMPLE_S)
@@ -200,14 +217,7 @@ def test_tampering():
 
 def test_timing_p256():
     """Median verify and sign times (printed; the VM numbers go in the report, not in an assert)."""
-    try:
-        import time
-        tick = time.ticks_us
-        diff = time.ticks_diff
-    except AttributeError:
-        import time
-        tick = lambda: int(time.perf_counter() * 1e6)   # noqa: E731
-        diff = lambda a, b: a - b                          # noqa: E731
+    tick, diff = _clock()
     dg = _digest("sha256", b"sample")
     sig = _der(_SAMPLE_R, _SAMPLE_S)
     pub = _pub()
@@ -221,3 +231,10 @@ def test_timing_p256():
     t0 = tick()
     ecdsa.sign_p256(_X, dg)
     print("P-256 verify median %d us, sign %d us" % (ts[4], diff(tick(), t0)))
+
+
+def _clock():
+    import time
+    if hasattr(time, "ticks_us"):
+        return time.ticks_us, time.ticks_diff
+    return (lambda: int(time.perf_counter() * 1e6)), (lambda a, b: a - b)

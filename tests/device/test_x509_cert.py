@@ -241,3 +241,22 @@ def test_public_keys():
     eq(_spki(ed, bytes(32))[0], ("ed25519", memoryview(bytes(32))))
     eq(raises(CertificateError, _spki, ed, bytes(31)).reason, "malformed")
     _unsupported(_spki, _tlv(0x06, unhex("2b656e")), bytes(32))             # X25519 key
+
+
+def test_mutations_raise_only_certificate_error():
+    # Every 5th byte flipped in turn, and every truncation point of the first 120 bytes: parsing either
+    # succeeds or raises CertificateError, never anything else (IndexError, ValueError, ...).
+    for name in ("a_leaf", "p_int", "n_int"):
+        d = fx.load(name)
+        for i in range(0, len(d), 5):
+            b = bytearray(d)
+            b[i] ^= 0x55
+            try:
+                cert.parse(b)
+            except CertificateError:
+                pass
+        for n in range(120):
+            try:
+                cert.parse(d[:n])
+            except CertificateError:
+                pass

@@ -45,8 +45,8 @@ def _read_exact(s, n):
 
 
 def run_case(port, cafile, ciphers=None, mfl=None, messages=("ping",), read_to_end=False, timeout=10):
-    """One connection: handshake, write each message and read its echo, optionally read until EOF,
-    close. Returns {"exc": class name | None, "alert", "remote", "step", "echo": [...], "closed", ...}."""
+    """One connection: handshake, write each message and read its echo, optionally read on until
+    EOF, close. Returns {"exc": class name | None, "alert", "remote", "step", "echo": [...], "closed", ...}."""
     import tls13
     t0 = _ms()
     obs = {"exc": None, "alert": None, "remote": None, "msg": None, "step": "handshake", "echo": [],
@@ -64,7 +64,8 @@ def run_case(port, cafile, ciphers=None, mfl=None, messages=("ping",), read_to_e
         obs["cipher"] = s.cipher()[0]
         for m in messages:
             obs["step"] = "echo"
-            data = m.encode() if isinstance(m, str) else bytes(m)
+            # a message is a str, or [str, n] for that string repeated n times
+            data = m.encode() if isinstance(m, str) else m[0].encode() * m[1]
             s.write(data)
             got = _read_exact(s, len(data))
             obs["echo"].append(got.decode() if got == data and len(got) < 64 else
@@ -98,18 +99,21 @@ def _exc_name(e):
     return type(e).__name__
 
 
-def run_cases(cases):
-    """Several cases in one VM start: cases is a list of run_case keyword dicts (each with a "id")."""
-    out = {}
-    for c in cases:
-        kw = dict(c)
-        cid = kw.pop("id")
-        if "messages" in kw:
-            kw["messages"] = tuple(kw["messages"])
-        gc.collect()
-        out[cid] = run_case(**kw)
-    if IS_MICROPYTHON:
-        gc.collect()
-        import micropython  # noqa: F401
-        out["_mem_free"] = gc.mem_free()
-    return out
+def run_cases(path, out):
+    """Several cases in one VM start. path: a JSON file holding a list of run_case keyword dicts,
+    each with an "id" (a file, because the VM dies on a command-line argument of 256+ bytes).
+    Each observation is appended to the file `out` as one JSON line {"id": ..., "obs": ...} as soon
+    as it is known (one big result string would not fit a fragmented heap). Returns the count."""
+    import json
+    with open(path) as f:
+        cases = json.load(f)
+    n = 0
+    with open(out, "w") as f:
+        for kw in cases:
+            cid = kw.pop("id")
+            gc.collect()
+            f.write(json.dumps({"id": cid, "obs": run_case(**kw)}))
+            f.write("\n")
+            f.flush()
+            n += 1
+    return n

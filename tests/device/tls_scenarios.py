@@ -48,7 +48,7 @@ def _connect(host, port, timeout):
     return s
 
 
-def _context(cafile, suites, alpn, mfl, key_share_groups):
+def _context(cafile, suites, alpn, mfl, rsl, key_share_groups, config):
     ctx = tls13.SSLContext(tls13.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(cafile=cafile)
     if suites:
@@ -57,8 +57,14 @@ def _context(cafile, suites, alpn, mfl, key_share_groups):
         ctx.set_alpn_protocols(alpn)
     if mfl:
         ctx.max_fragment_length = mfl
+    if rsl:
+        ctx.record_size_limit = rsl
     if key_share_groups is not None:
         ctx.config.key_share_groups = list(key_share_groups)
+    for name in config or ():
+        if not hasattr(ctx.config, name):
+            raise ValueError("no ClientConfig setting " + name)
+        setattr(ctx.config, name, config[name])
     return ctx
 
 
@@ -111,13 +117,18 @@ def _hex(b):
 
 
 def session(port, cafile, host="127.0.0.1", server_hostname="localhost", suites=None, alpn=None,
-            mfl=None, key_share_groups=None, nbytes=0, line=1024, mode="echo", chunk=4096,
-            window=16384, key_update=False, io_timeout=20):
+            mfl=None, rsl=None, key_share_groups=None, nbytes=0, line=1024, mode="echo", chunk=4096,
+            window=16384, key_update=False, io_timeout=20, config=None):
     """Connect, handshake, send nbytes (rounded up to whole lines) while reading the answer back,
-    with one KeyUpdate (request_peer=True) once half is sent if key_update, then close_notify."""
+    with one KeyUpdate (request_peer=True) once half is sent if key_update, then close_notify.
+    config: other ClientConfig attributes to set (e.g. {"record_padding": 256})."""
+    # The payload buffers come first, while the heap is still in one piece.
+    lines = Lines(line, mode, chunk)
+    inbuf = bytearray(2048)
     gc.collect()
+    mem0 = gc.mem_alloc() if IS_MICROPYTHON else None
     t0 = ticks_ms()
-    ctx = _context(cafile, suites, alpn, mfl, key_share_groups)
+    ctx = _context(cafile, suites, alpn, mfl, rsl, key_share_groups, config)
     sock = _connect(host, port, io_timeout)
     s = None
     try:
@@ -137,11 +148,11 @@ def session(port, cafile, host="127.0.0.1", server_hostname="localhost", suites=
             "handshake_ms": ticks_diff(t_hs, t0),
         }
         if IS_MICROPYTHON:
+            # Modules the handshake imported on first use count here too.
             gc.collect()
+            result["mem_alloc_before_connect"] = mem0
             result["mem_alloc_after_handshake"] = gc.mem_alloc()
-        lines = Lines(line, mode, chunk)
         total_lines = (nbytes + line - 1) // line
-        inbuf = bytearray(2048)
         h_recv = hashlib.sha256()
         sent = recvd = 0
         ku_sent = False

@@ -1,13 +1,16 @@
 """ECDSA over NIST P-256 and P-384: verification for both, signing and key derivation for P-256.
 
-Field elements are plain ints reduced with `%`: on MicroPython a modular reduction costs about two
-multiplications, so the formulas are arranged to reduce once per product (sums of products share one
-`%`). Points are Jacobian (X, Y, Z) with Z == 0 as the point at infinity.
+Field elements are plain ints reduced with `%`: on MicroPython reducing a 512-bit product costs three
+to four times the multiplication, so the formulas reduce once per product (sums of products share one
+`%`), and Barrett or special-form folding, being several bigint operations, do not pay. Points are
+Jacobian (X, Y, Z) with Z == 0 as the point at infinity. Every bigint operation allocates, so on a
+small heap the garbage collector is a large share of the time.
 
 Verification computes u1*G + u2*Q in one pass over the bits (interleaved wNAF, shared doublings):
 G uses a table of 32 affine odd multiples built on first use and kept per curve as 2 KB (P-256) or
-3 KB (P-384) of bytes (`clear_tables()` drops them), Q a table of 8 Jacobian odd multiples built per
-call.
+3 KB (P-384) of bytes (`clear_tables()` drops them), Q a table of 8 built per call. Both tables are
+affine, so every addition is a mixed one; inverting public values uses extended Euclid, five times
+faster than Fermat's pow on MicroPython.
 
 Signing follows RFC 6979 (HMAC-SHA-256 DRBG, optional extra entropy per its section 3.6). k*G uses a
 regular signed-window recoding, so the sequence of point operations does not depend on k (the bigint
@@ -105,7 +108,23 @@ def _add(X1, Y1, Z1, X2, Y2, Z2, p):
     return X3, Y3, Z3
 
 
+def _inv_public(a, m):
+    """a^-1 mod prime m for public a (not 0 mod m) by extended Euclid: a fifth of pow(a, m - 2, m)
+    on MicroPython, but its running time depends on a, so secrets (k, and k*G's Z) go through pow."""
+    u = a % m
+    v = m
+    x1 = 1
+    x2 = 0
+    while u != 1:
+        q, r = divmod(v, u)
+        v = u
+        u = r
+        x1, x2 = x2 - q * x1, x1
+    return x1 % m
+
+
 def _affine(P, p):
+    # Only for secret-derived points (signing, key derivation): Fermat inversion.
     X, Y, Z = P
     zi = pow(Z, p - 2, p)
     zi2 = zi * zi % p
@@ -122,34 +141,36 @@ def _odd_multiples(x, y, z, count, p):
     return out
 
 
+def _pack_affine(pts, p, size, buf):
+    """Write Jacobian points as affine x||y (big-endian, 2*size bytes each) into buf, with one
+    inversion for all of them (Montgomery's trick)."""
+    pre = []
+    acc = 1
+    for P in pts:
+        pre.append(acc)
+        acc = acc * P[2] % p
+    inv = _inv_public(acc, p)
+    for i in range(len(pts) - 1, -1, -1):
+        X, Y, Z = pts[i]
+        zi = inv * pre[i] % p
+        inv = inv * Z % p
+        zi2 = zi * zi % p
+        o = 2 * size * i
+        buf[o:o + size] = (X * zi2 % p).to_bytes(size, "big")
+        buf[o + size:o + 2 * size] = (Y * zi2 % p * zi % p).to_bytes(size, "big")
+    return buf
+
+
 def _gtable(c):
-    """Affine odd multiples 1G, 3G, .., 63G packed as x||y big-endian: a bytes object is 2-3 KB where
-    a list of int pairs costs 3-4 times that (ints are separate heap objects, often over-allocated)."""
+    """Affine odd multiples 1G, 3G, .., 63G packed as x||y: a bytearray of 2-3 KB, where a list of int
+    pairs costs 3-4 times that (ints are separate heap objects, often over-allocated)."""
     t = c.gtab
     if t is None:
-        p = c.p
-        size = c.size
         count = 1 << (_WG - 2)
         # Allocated first: once the bigints of the build are scattered over a small heap, 2-3 KB in
         # one piece may no longer be found.
-        buf = bytearray(2 * size * count)
-        pts = _odd_multiples(c.gx, c.gy, 1, count, p)
-        # Montgomery's trick: one inversion for the whole table.
-        pre = []
-        acc = 1
-        for P in pts:
-            pre.append(acc)
-            acc = acc * P[2] % p
-        inv = pow(acc, p - 2, p)
-        for i in range(len(pts) - 1, -1, -1):
-            X, Y, Z = pts[i]
-            zi = inv * pre[i] % p
-            inv = inv * Z % p
-            zi2 = zi * zi % p
-            o = 2 * size * i
-            buf[o:o + size] = (X * zi2 % p).to_bytes(size, "big")
-            buf[o + size:o + 2 * size] = (Y * zi2 % p * zi % p).to_bytes(size, "big")
-        t = c.gtab = buf
+        buf = bytearray(2 * c.size * count)
+        t = c.gtab = _pack_affine(_odd_multiples(c.gx, c.gy, 1, count, c.p), c.p, c.size, buf)
     return t
 
 
@@ -197,20 +218,17 @@ def _regular(k, w, steps):
 # --- the shared-doubling multi-scalar loop ------------------------------------------------------
 
 def _mul(p, size, da, ta, db, tb):
-    """sum(da[i] * 2^i) * A + sum(db[i] * 2^i) * B (digits as signed bytes), where ta holds affine odd
-    multiples of A packed as in _gtable (entry d >> 1) and tb Jacobian odd multiples of B as
-    (X, Y, Z, Z^2, Z^3); db may be None."""
+    """sum(da[i] * 2^i) * A + sum(db[i] * 2^i) * B in Jacobian coordinates. Digits are signed bytes;
+    ta and tb hold the affine odd multiples of A and B packed as _pack_affine writes them (digit d
+    uses entry |d| >> 1)."""
     X = Y = Z = 0
     step = 2 * size
     i = len(da) - 1
-    if db is None:
-        while i >= 0 and not da[i]:
-            i -= 1
-    else:
-        while i >= 0 and not da[i] and not db[i]:
-            i -= 1
+    while i >= 0 and not da[i] and not db[i]:
+        i -= 1
     while i >= 0:
         if Z:
+            # dbl-2001-b: 3M + 5S
             zz = Z * Z % p
             yy = Y * Y % p
             t = (X * yy << 2) % p
@@ -219,6 +237,8 @@ def _mul(p, size, da, ta, db, tb):
             Z = (Y * Z << 1) % p
             Y = (a * (t - X3) - (yy * yy << 3)) % p
             X = X3
+        # The mixed addition is written out twice (A's digit, then B's): a call per addition costs
+        # more than the duplication.
         d = da[i]
         if d:
             if d < 128:
@@ -229,11 +249,10 @@ def _mul(p, size, da, ta, db, tb):
                 y2 = p - int.from_bytes(ta[o + size:o + step], "big")
             x2 = int.from_bytes(ta[o:o + size], "big")
             if Z:
-                # madd: 8M + 3S
+                # madd-2004-hmv: 8M + 3S
                 zz = Z * Z % p
-                zzz = zz * Z % p
                 h = (x2 * zz - X) % p
-                r = (y2 * zzz - Y) % p
+                r = (y2 * (zz * Z % p) - Y) % p
                 if h:
                     hh = h * h % p
                     hhh = h * hh % p
@@ -250,35 +269,35 @@ def _mul(p, size, da, ta, db, tb):
                 X = x2
                 Y = y2
                 Z = 1
-        if db is not None:
-            d = db[i]
-            if d:
-                if d < 128:
-                    X2, Y2, Z2, z2z2, z2z2z2 = tb[d >> 1]
+        d = db[i]
+        if d:
+            if d < 128:
+                o = (d >> 1) * step
+                y2 = int.from_bytes(tb[o + size:o + step], "big")
+            else:
+                o = ((256 - d) >> 1) * step
+                y2 = p - int.from_bytes(tb[o + size:o + step], "big")
+            x2 = int.from_bytes(tb[o:o + size], "big")
+            if Z:
+                zz = Z * Z % p
+                h = (x2 * zz - X) % p
+                r = (y2 * (zz * Z % p) - Y) % p
+                if h:
+                    hh = h * h % p
+                    hhh = h * hh % p
+                    v = X * hh % p
+                    X3 = (r * r - hhh - (v << 1)) % p
+                    Y = (r * (v - X3) - Y * hhh) % p
+                    Z = Z * h % p
+                    X = X3
+                elif r:
+                    X = Y = Z = 0
                 else:
-                    X2, Y2, Z2, z2z2, z2z2z2 = tb[(256 - d) >> 1]
-                    Y2 = p - Y2
-                if Z:
-                    zz = Z * Z % p
-                    u1 = X * z2z2 % p
-                    s1 = Y * z2z2z2 % p
-                    h = (X2 * zz - u1) % p
-                    r = (Y2 * (zz * Z % p) - s1) % p
-                    if h:
-                        hh = h * h % p
-                        hhh = h * hh % p
-                        v = u1 * hh % p
-                        X = (r * r - hhh - (v << 1)) % p
-                        Y = (r * (v - X) - s1 * hhh) % p
-                        Z = Z * Z2 % p * h % p
-                    elif r:
-                        X = Y = Z = 0
-                    else:
-                        X, Y, Z = _dbl(X, Y, Z, p)
-                else:
-                    X = X2
-                    Y = Y2
-                    Z = Z2
+                    X, Y, Z = _dbl(X, Y, Z, p)
+            else:
+                X = x2
+                Y = y2
+                Z = 1
         i -= 1
     return X, Y, Z
 
@@ -378,16 +397,15 @@ def verify(curve, pub, digest, sig_der):
         return False
     r, s = rs
     e = _digest_int(digest, c.size)
-    w = pow(s, n - 2, n)
+    w = _inv_public(s, n)
     u1 = e * w % n
     u2 = r * w % n
     p = c.p
-    length = 8 * c.size + 1
-    tb = []
-    for X, Y, Z in _odd_multiples(qx, qy, 1, 1 << (_WQ - 2), p):
-        zz = Z * Z % p
-        tb.append((X, Y, Z, zz, zz * Z % p))
-    X, Y, Z = _mul(p, c.size, _wnaf(u1, _WG, length), _gtable(c), _wnaf(u2, _WQ, length), tb)
+    size = c.size
+    length = 8 * size + 1
+    count = 1 << (_WQ - 2)
+    tq = _pack_affine(_odd_multiples(qx, qy, 1, count, p), p, size, bytearray(2 * size * count))
+    X, Y, Z = _mul(p, size, _wnaf(u1, _WG, length), _gtable(c), _wnaf(u2, _WQ, length), tq)
     if not Z:
         return False
     # x(R) mod n == r, compared projectively: X == x * Z^2 for x in {r, r + n} (the latter only when
@@ -416,7 +434,8 @@ def _base_mul(c, k):
     if neg:
         k = n - k           # odd, and (n-k)G = -kG
     steps = (8 * c.size + _WS - 1) // _WS
-    P = _mul(p, c.size, _regular(k, _WS, steps), _gtable(c), None, None)
+    digits = _regular(k, _WS, steps)
+    P = _mul(p, c.size, digits, _gtable(c), bytearray(len(digits)), b"")
     x, y = _affine(P, p)
     if neg:
         y = p - y

@@ -220,6 +220,8 @@ def verify(key, alg, salt, data, sig):
     """Check a certificate signature. `data` is the digest of the TBSCertificate for RSA and ECDSA and
     the TBSCertificate itself for Ed25519. False on any mismatch, wrong key type included."""
     kind = key[0]
+    if not alg:
+        return False
     try:
         if alg <= ALG_PSS_SHA512:
             if kind != "rsa":

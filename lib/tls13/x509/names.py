@@ -1,5 +1,4 @@
-"""Server identity (RFC 6125 / RFC 9525) and name constraints (RFC 5280 4.2.1.10) for DNS names and
-IP addresses.
+"""Server identity (RFC 6125 / RFC 9525) and name constraints (RFC 5280 4.2.1.10).
 
 Host names: only subjectAltName is consulted (no common-name fallback). A dNSName matches the reference
 name case-insensitively after dropping one trailing dot on either side. A wildcard is accepted only as
@@ -8,6 +7,11 @@ labels after it, so "*.com" matches nothing; there is no public-suffix list, so 
 (as in most TLS clients without one). Reference names are compared as ASCII: pass internationalised
 names as A-labels ("xn--..."); a non-ASCII reference name matches nothing. An IP literal (dotted IPv4,
 or IPv6 with optional brackets, no zone id) is matched only against iPAddress entries, byte for byte.
+
+Name constraints: dNSName (RFC 5280 suffix rule; a leading "." means strictly below), iPAddress
+(address/mask) and directoryName (RDN prefix, byte for byte) subtrees are evaluated. A wildcard name
+is refused by an excluded subtree any name it could stand for falls in. Other forms fail closed when the
+certificate carries a name of that form (see check_constraints).
 """
 from tls13.x509 import der
 from tls13.x509.errors import malformed
