@@ -29,6 +29,8 @@ MIB = 1 << 20
 KIB64 = 64 << 10
 CLIENT_TIMEOUT = 60  # whole-scenario cap; every socket read also has its own timeout
 RESULTS = os.path.join(peers.LOG_DIR, "results-%d.jsonl" % os.getpid())
+# VM heap cap: tls_scenarios.HEAP_KB unless INTEROP_HEAP_KB says otherwise (to find the floor).
+VM_HEAP_KB = int(os.environ.get("INTEROP_HEAP_KB", "0")) or None
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,7 @@ def deadline(seconds):
         signal.signal(signal.SIGALRM, old)
 
 
-def run(runtime, peer, pki, port=None, heap_kb=None, **kw):
+def run(runtime, peer, pki, port=None, heap_kb=VM_HEAP_KB, **kw):
     """The client scenario on one runtime; any failure carries the server's log."""
     kw.setdefault("io_timeout", 20)
     kw.update(port=port or peer.port, cafile=pki["ca"])
@@ -140,7 +142,7 @@ def _expect_failure(runtime, peer, pki, exc_name, **kw):
         assert type(ei.value).__name__ == exc_name, repr(ei.value)
         return str(ei.value)
     with pytest.raises(vmbench.VMCallError) as ei:
-        vmbench.call_on_vm("tls_scenarios", "session", timeout=CLIENT_TIMEOUT, **kw)
+        vmbench.call_on_vm("tls_scenarios", "session", heap_kb=VM_HEAP_KB, timeout=CLIENT_TIMEOUT, **kw)
     assert ei.value.exc_type == exc_name, ei.value.output
     return ei.value.output
 
@@ -358,7 +360,7 @@ def test_silent_server_times_out(pki, runtime):
             assert isinstance(ei.value, TimeoutError), repr(ei.value)
         else:
             with pytest.raises(vmbench.VMCallError) as ei:
-                vmbench.call_on_vm("tls_scenarios", "session", timeout=30, **kw)
+                vmbench.call_on_vm("tls_scenarios", "session", heap_kb=VM_HEAP_KB, timeout=30, **kw)
             assert ei.value.exc_type == "OSError" and "ETIMEDOUT" in ei.value.output, ei.value.output
     finally:
         peer.sock.close()

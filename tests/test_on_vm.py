@@ -13,7 +13,7 @@ MODULES = sorted(glob.glob(os.path.join(vmbench.DEVICE_DIR, "test_*.py")))
 @pytest.fixture(scope="session", autouse=True)
 def _vectors():
     vmbench.prepare_vectors()
-    vmbench.build_mpy()
+    vmbench.build_all_mpy()
     pki_fixtures.generate()
 
 

@@ -24,8 +24,10 @@ RFC = "RFC 8446 "
 
 class Case:
     def __init__(self, cid, exc, alert=None, remote=False, mode=None, client=None, server=None,
-                 server_alerts=None, check=None, xfail=None, xfail_vm=None):
+                 server_alerts=None, check=None, xfail=None, xfail_vm=None, alone=False):
         self.id = cid
+        self.alone = alone  # its own VM start: it loads crypto code no other case needs
+        self.group = None
         self.mode = mode or cid
         self.exc, self.alert, self.remote = exc, alert, remote
         self.client = client or {}
@@ -61,17 +63,19 @@ def _want(label, got, want):
 
 
 TWO = {"messages": ["ping", "pong"]}
+# Strings start a section; each section (and each case marked alone) is one VM start, which keeps
+# the VM heap from fragmenting over ~50 connections.
 CASES = [
-    # positive controls
+    "positive controls",
     Case("normal", None, check=_positive(lambda o, r: _want("cipher", o["cipher"], "TLS_AES_128_GCM_SHA256")
                                          + _want("tickets", o["tickets"], 0))),
-    Case("normal_chacha", None, mode="normal", client={"ciphers": "TLS_CHACHA20_POLY1305_SHA256"},
+    Case("normal_chacha", None, mode="normal", alone=True, client={"ciphers": "TLS_CHACHA20_POLY1305_SHA256"},
          check=_positive(lambda o, r: _want("cipher", o["cipher"], "TLS_CHACHA20_POLY1305_SHA256"))),
-    Case("normal_aes256", None, mode="normal", client={"ciphers": "TLS_AES_256_GCM_SHA384"},
+    Case("normal_aes256", None, mode="normal", alone=True, client={"ciphers": "TLS_AES_256_GCM_SHA384"},
          check=_positive(lambda o, r: _want("cipher", o["cipher"], "TLS_AES_256_GCM_SHA384"))),
-    Case("normal_p384", None, mode="normal", server={"cert": "server-p384"}, check=_positive()),
-    Case("normal_ed25519", None, mode="normal", server={"cert": "server-ed25519"}, check=_positive()),
-    Case("normal_rsa", None, mode="normal", server={"cert": "server-rsa"}, check=_positive()),
+    Case("normal_p384", None, mode="normal", alone=True, server={"cert": "server-p384"}, check=_positive()),
+    Case("normal_ed25519", None, mode="normal", alone=True, server={"cert": "server-ed25519"}, check=_positive()),
+    Case("normal_rsa", None, mode="normal", alone=True, server={"cert": "server-rsa"}, check=_positive()),
     Case("compat_ccs", None, check=_positive()),
     Case("padding", None, client=TWO, check=_positive()),
     Case("tickets", None, check=_positive(lambda o, r: _want("tickets", o["tickets"], 2))),
@@ -85,7 +89,7 @@ CASES = [
     # overtake its own close_notify: the server sees close_notify or nothing.
     Case("close_then_data", None, client={"read_to_end": True}, server_alerts=(POSITIVE, []),
          check=_positive(lambda o, r: _want("reads after close_notify", o["eof"], ["", ""]))),
-    # ServerHello and HelloRetryRequest checks
+    "ServerHello and HelloRetryRequest",
     Case("tls12_server_hello", "ProtocolVersion", 70),
     Case("tls12_downgrade_sentinel", "IllegalParameter", 47,
          xfail=RFC + "4.1.3: a TLS 1.2 ServerHello with the DOWNGRD sentinel MUST get illegal_parameter; "
@@ -103,7 +107,7 @@ CASES = [
     Case("hrr_bad_group", "IllegalParameter", 47),
     Case("hrr_same_group", "IllegalParameter", 47),
     Case("sh_spans_key_change", "UnexpectedMessage", 10),
-    # the encrypted server flight
+    "the encrypted server flight",
     Case("tamper_ee", "BadRecordMac", 20),
     Case("bad_finished", "DecryptError", 51),
     Case("bad_cv_sig", "DecryptError", 51),
@@ -128,7 +132,7 @@ CASES = [
     Case("silent", "timeout", None, remote=None, client={"timeout": 2},
          xfail="a handshake that fails with a socket timeout (not a TLSError) leaves the socket open; "
                "CPython's ssl closes it on any handshake failure"),
-    # after the handshake
+    "after the handshake",
     Case("tamper_appdata", "BadRecordMac", 20),
     Case("oversize_plaintext", "RecordOverflow", 22),
     Case("oversize_ciphertext", "RecordOverflow", 22),
@@ -140,6 +144,19 @@ CASES = [
     Case("truncate_after", "TruncationError", 0, client={"read_to_end": True},
          check=lambda o, r: _want("data before the truncation", o["echo"], ["ping"])),
 ]
+
+def _sections(items):
+    out, group = [], None
+    for it in items:
+        if isinstance(it, str):
+            group = it
+            continue
+        it.group = it.id if it.alone else group
+        out.append(it)
+    return out
+
+
+CASES = _sections(CASES)
 BY_ID = {c.id: c for c in CASES}
 assert len(BY_ID) == len(CASES)
 
@@ -197,25 +214,35 @@ def test_cpython(cid):
     assert not problems, "%s\nclient: %r\nserver: %r" % ("\n".join(problems), obs, rec)
 
 
+def _run_vm_group(cases, servers):
+    path = os.path.join(CACHE_DIR, "cases-%d.json" % os.getpid())
+    with open(path, "w") as f:
+        json.dump([dict(c.client, id=c.id, port=servers[c.id].port, cafile=servers[c.id].cafile)
+                   for c in cases], f)
+    obs_path = os.path.join(CACHE_DIR, "obs-%d.jsonl" % os.getpid())
+    try:
+        n = vmbench.call_on_vm("tls_negative", "run_cases", timeout=120, path=path, out=obs_path)
+        assert n == len(cases), n
+        with open(obs_path) as f:
+            return {d["id"]: d["obs"] for d in map(json.loads, f)}
+    finally:
+        for p in (path, obs_path):
+            if os.path.exists(p):
+                os.remove(p)
+
+
 def _run_vm_batch():
     servers = {c.id: _server_for(c) for c in CASES}
     try:
         os.makedirs(CACHE_DIR, exist_ok=True)
-        path = os.path.join(CACHE_DIR, "cases-%d.json" % os.getpid())
-        with open(path, "w") as f:
-            json.dump([dict(c.client, id=c.id, port=servers[c.id].port, cafile=servers[c.id].cafile)
-                       for c in CASES], f)
-        obs_path = os.path.join(CACHE_DIR, "obs-%d.jsonl" % os.getpid())
         t0 = time.monotonic()
-        try:
-            n = vmbench.call_on_vm("tls_negative", "run_cases", timeout=180, path=path, out=obs_path)
-            assert n == len(CASES), n
-            with open(obs_path) as f:
-                obs = {d["id"]: d["obs"] for d in map(json.loads, f)}
-        finally:
-            for p in (path, obs_path):
-                if os.path.exists(p):
-                    os.remove(p)
+        obs = {}
+        groups = []
+        for c in CASES:
+            if c.group not in groups:
+                groups.append(c.group)
+        for g in groups:
+            obs.update(_run_vm_group([c for c in CASES if c.group == g], servers))
         out = {"_elapsed": time.monotonic() - t0}
         for cid, srv in servers.items():
             try:

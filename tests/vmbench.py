@@ -85,7 +85,8 @@ def build_mpy(src_root=os.path.join(ROOT, "lib"), out_root=MPY_DIR):
     tool = mpy_cross_bin()
     if tool is None:
         raise RuntimeError("mpy-cross is missing: run `make setup`")
-    for dirpath, _, files in os.walk(src_root):
+    for dirpath, dirs, files in os.walk(src_root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
         for name in files:
             if not name.endswith(".py"):
                 continue
@@ -118,10 +119,23 @@ def build_mpy(src_root=os.path.join(ROOT, "lib"), out_root=MPY_DIR):
                 os.remove(os.path.join(dirpath, name))
 
 
+TEST_MPY_DIR = os.path.join(ROOT, "build", "vm-mpy-tests")
+
+
+def build_all_mpy():
+    build_mpy()
+    # The device-side test modules too: compiling them on the VM would churn and fragment the small
+    # heap that the code under test is measured in.
+    build_mpy(DEVICE_DIR, TEST_MPY_DIR)
+
+
 def vm_env(source=False):
-    """Environment for the VM: lib/ as .mpy (as on a board) unless source=True."""
+    """Environment for the VM: lib/ and the test modules as .mpy (as on a board) unless source=True."""
     env = dict(os.environ)
-    paths = [".frozen", os.path.join(ROOT, "lib") if source else MPY_DIR, DEVICE_DIR]
+    if source:
+        paths = [".frozen", os.path.join(ROOT, "lib"), DEVICE_DIR]
+    else:
+        paths = [".frozen", MPY_DIR, TEST_MPY_DIR]
     ada = adafruit_hashlib_dir()
     if ada and source:
         paths.append(ada)  # flat _sha512.py; the .mpy build has it compiled
@@ -135,7 +149,7 @@ def vm_env(source=False):
 def run_module(module_path, heap_kb=None, timeout=900, extra_args=()):
     """Run one device-side module on the VM; returns (returncode, output)."""
     heap_kb = heap_kb or heap_kb_for(module_path)
-    build_mpy()
+    build_all_mpy()
     mod = os.path.basename(module_path)[:-3]
     cmd = [micropython_bin(), "-X", "heapsize=%dk" % heap_kb, os.path.join(DEVICE_DIR, "vmrun.py"), mod]
     cmd += list(extra_args)
@@ -180,7 +194,7 @@ def call_on_vm(module, function, heap_kb=None, timeout=300, **kwargs):
     A raised exception becomes VMCallError carrying the exception's type name and the VM's output
     (traceback), so a host test can require a specific failure on both runtimes.
     """
-    build_mpy()
+    build_all_mpy()
     path = os.path.join(DEVICE_DIR, module + ".py")
     heap_kb = heap_kb or heap_kb_for(path)
     cmd = [micropython_bin(), "-X", "heapsize=%dk" % heap_kb, os.path.join(DEVICE_DIR, "vmcall.py"),

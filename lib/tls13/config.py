@@ -11,7 +11,9 @@ class ClientConfig:
     def __init__(self):
         self.cipher_suites = [K.TLS_AES_128_GCM_SHA256, K.TLS_CHACHA20_POLY1305_SHA256,
                               K.TLS_AES_256_GCM_SHA384]
-        self.groups = [H.GROUP_X25519]
+        # secp256r1 is supported (offered in supported_groups) but gets no key share up front: a
+        # server that insists on it costs one HelloRetryRequest.
+        self.groups = [H.GROUP_X25519, H.GROUP_SECP256R1]
         self.key_share_groups = [H.GROUP_X25519]
         self.signature_algorithms = list(S.DEFAULT_SIGNATURE_ALGORITHMS)
         self.signature_algorithms_cert = list(S.DEFAULT_SIGNATURE_ALGORITHMS_CERT)

@@ -108,7 +108,10 @@ class ExpectServerHello:
             group, peer = sh.key_share
             if group not in self.shares:
                 raise alerts.IllegalParameter("key_share for group %d that was not offered" % group)
-            shared = self.shares[group][1](peer)
+            try:
+                shared = self.shares[group][1](peer)
+            except ValueError:  # not a valid point / wrong length for the group
+                raise alerts.IllegalParameter("invalid key_share from the server")
             if shared is None or not any(shared):
                 raise alerts.IllegalParameter("all-zero shared secret")
             conn.group = group

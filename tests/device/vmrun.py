@@ -12,7 +12,9 @@ def main():
     from mpcheck import VM_SKIP
     names = []
     # Source order: functions are defined top to bottom, so read the file's `def test_` lines.
-    with open(mod.__file__) as f:
+    import os
+    src = (os.getenv("TLS13_ROOT") or ".") + "/tests/device/" + modname + ".py"
+    with open(src) as f:
         for line in f:
             if line.startswith("def test_"):
                 names.append(line[4:line.index("(")])

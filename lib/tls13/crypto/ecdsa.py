@@ -28,6 +28,9 @@ _WQ = const(5)   # wNAF width for the key: 1Q..15Q (per call; wider tables cost 
 _WS = const(6)   # regular recoding width for signing: digits are odd in [-63, 63], so the G table serves
 
 
+REGULAR_WINDOW = _WS  # visible to ecdh_p256 (MicroPython inlines _-prefixed consts)
+
+
 class _Curve:
     def __init__(self, name, p, b, n, gx, gy, size):
         self.name = name
