@@ -37,7 +37,8 @@ HS_CLIENT_HELLO, HS_SERVER_HELLO, HS_NST, HS_EE = 1, 2, 4, 8
 HS_CERT, HS_CV, HS_FINISHED, HS_KEY_UPDATE, HS_MESSAGE_HASH = 11, 15, 20, 24, 254
 EXT_SNI, EXT_MFL, EXT_GROUPS, EXT_SIGALGS, EXT_ALPN = 0, 1, 10, 13, 16
 EXT_VERSIONS, EXT_COOKIE, EXT_KEY_SHARE = 43, 44, 51
-X25519, SECP256R1, SECP384R1 = 0x001D, 0x0017, 0x0018
+X25519, SECP256R1, SECP384R1, SECP521R1 = 0x001D, 0x0017, 0x0018, 0x0019
+CURVES = {SECP256R1: ec.SECP256R1, SECP384R1: ec.SECP384R1, SECP521R1: ec.SECP521R1}
 HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 SERVER_CV_CONTEXT = b" " * 64 + b"TLS 1.3, server CertificateVerify\x00"
 CLIENT_CV_CONTEXT = b" " * 64 + b"TLS 1.3, client CertificateVerify\x00"
@@ -54,19 +55,23 @@ MODES = {
     "tickets": "two NewSessionTickets after the client's Finished",
     "key_update": "KeyUpdate(update_requested) before the first echo",
     "hrr_cookie": "HelloRetryRequest with a cookie, then a normal handshake",
+    "hrr_p256": "HelloRetryRequest for secp256r1, then a handshake with a P-256 key exchange",
     "mfl": "max_fragment_length echoed; echo split into records of the agreed size",
     # ServerHello / HelloRetryRequest
     "tls12_server_hello": "TLS 1.2 ServerHello (no supported_versions)",
     "tls12_downgrade_sentinel": "TLS 1.2 ServerHello whose random ends in DOWNGRD\\x01",
     "downgrade_sentinel": "TLS 1.3 ServerHello whose random ends in DOWNGRD\\x01",
     "unoffered_suite": "ServerHello chooses a suite the client did not offer (opts: suite)",
-    "unoffered_group": "key_share for secp256r1, which the client did not offer",
+    "unoffered_group": "key_share for a group not in supported_groups (secp384r1)",
+    "unshared_group": "key_share for a supported group the client sent no share for (secp256r1)",
     "zero_x25519": "x25519 key_share of 32 zero bytes",
     "sid_not_echoed": "legacy_session_id_echo differs from the client's",
     "sh_forbidden_ext": "ServerHello carrying server_name (offered, but not allowed there)",
     "two_hrr": "a second HelloRetryRequest",
     "hrr_bad_group": "HelloRetryRequest for secp384r1 (not in supported_groups)",
     "hrr_same_group": "HelloRetryRequest for x25519 (a share was already sent)",
+    "hrr_then_other_group": "HelloRetryRequest for secp256r1, then a ServerHello with an x25519 share",
+    "hrr_then_other_suite": "ServerHello with another (offered) suite than the HelloRetryRequest",
     "sh_spans_key_change": "ServerHello and the start of another message in one record",
     # encrypted flight
     "tamper_ee": "one bit of the EncryptedExtensions record flipped",
@@ -99,6 +104,13 @@ MODES = {
     "truncate_after": "echo, then TCP FIN without close_notify",
     "close_then_data": "echo, close_notify, then more application data",
 }
+
+
+# Modes whose last act is the ServerHello (the client must reject it).
+SH_FINAL = ("tls12_server_hello", "tls12_downgrade_sentinel", "downgrade_sentinel", "unoffered_suite",
+            "unoffered_group", "unshared_group", "zero_x25519", "sid_not_echoed", "sh_forbidden_ext",
+            "sh_spans_key_change", "zero_len_hs_plain", "oversize_plain_record", "hrr_then_other_group",
+            "hrr_then_other_suite")
 
 
 # ---- crypto helpers -----------------------------------------------------------------------------
@@ -221,6 +233,7 @@ class _Conn:
         self.transcript = b""
         self.pad = 0
         self.send_limit = 16384
+        self.kx_group = X25519
         sock.settimeout(server.timeout)
 
     # -- I/O
@@ -326,14 +339,12 @@ class _Conn:
         suite = self.opts.get("suite") or next(s for s in ch["suites"] if s in SUITES)
         self.suite, self.h = suite, SUITES[suite][0]
         self.transcript = raw
-        if mode in ("hrr_cookie", "two_hrr", "hrr_bad_group", "hrr_same_group"):
+        if mode.startswith("hrr_") or mode == "two_hrr":
             ch = self.hello_retry(ch, raw)
             if ch is None:
                 return
         self.server_hello(ch)
-        if mode in ("tls12_server_hello", "tls12_downgrade_sentinel", "downgrade_sentinel", "unoffered_suite",
-                    "unoffered_group", "zero_x25519", "sid_not_echoed", "sh_forbidden_ext",
-                    "sh_spans_key_change", "zero_len_hs_plain", "oversize_plain_record"):
+        if mode in SH_FINAL:
             return
         if self.flight(ch) is False:
             return
@@ -346,6 +357,9 @@ class _Conn:
         exts = ext(EXT_VERSIONS, b"\x03\x04")
         if mode == "hrr_bad_group":
             exts += ext(EXT_KEY_SHARE, struct.pack(">H", SECP384R1))
+        elif mode in ("hrr_p256", "hrr_then_other_group"):
+            exts += ext(EXT_KEY_SHARE, struct.pack(">H", SECP256R1))
+            self.kx_group = SECP256R1
         elif mode == "hrr_same_group":
             exts += ext(EXT_KEY_SHARE, struct.pack(">H", X25519))
         cookie = os.urandom(20)
@@ -372,18 +386,27 @@ class _Conn:
             random = random[:24] + b"DOWNGRD\x01"
         sid = os.urandom(32) if mode == "sid_not_echoed" else ch["session_id"]
         suite = self.suite
+        if mode == "hrr_then_other_suite":
+            suite = next(x for x in ch["suites"] if x in SUITES and x != self.suite)
         exts = b""
         if not mode.startswith("tls12"):
             exts += ext(EXT_VERSIONS, b"\x03\x04")
-        priv = x25519.X25519PrivateKey.generate()
-        pub = priv.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        group = X25519
+        group = self.kx_group
+        if mode == "unoffered_group":
+            group = next(g for g in (SECP384R1, SECP521R1) if g not in ch["groups"])
+        elif mode == "unshared_group":
+            group = next(g for g in ch["groups"] if g not in ch["shares"])
+        elif mode == "hrr_then_other_group":
+            group = X25519
+        if group == X25519:
+            priv = x25519.X25519PrivateKey.generate()
+            pub = priv.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        else:
+            priv = ec.generate_private_key(CURVES[group]())
+            pub = priv.public_key().public_bytes(serialization.Encoding.X962,
+                                                 serialization.PublicFormat.UncompressedPoint)
         if mode == "zero_x25519":
             pub = bytes(32)
-        elif mode == "unoffered_group":
-            group = SECP256R1
-            pub = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
         if mode.startswith("tls12"):
             exts += ext(0xFF01, b"\x00") + ext(11, b"\x01\x00")  # renegotiation_info, ec_point_formats
         else:
@@ -402,10 +425,16 @@ class _Conn:
             return
         trailer = b"\x08\x00\x00\x02\x00" if mode == "sh_spans_key_change" else b""
         self.send(self.plain(CT_HANDSHAKE, sh + trailer))
-        if X25519 not in ch["shares"]:
-            raise RuntimeError("the client sent no x25519 share")
+        if self.mode in SH_FINAL:
+            return
+        if group not in ch["shares"]:
+            raise RuntimeError("the client sent no share for group 0x%04x" % group)
         self.transcript += sh
-        shared = priv.exchange(x25519.X25519PublicKey.from_public_bytes(ch["shares"][X25519]))
+        if group == X25519:
+            shared = priv.exchange(x25519.X25519PublicKey.from_public_bytes(ch["shares"][X25519]))
+        else:
+            peer = ec.EllipticCurvePublicKey.from_encoded_point(CURVES[group](), ch["shares"][group])
+            shared = priv.exchange(ec.ECDH(), peer)
         h = self.h
         hl = hashlib.new(h).digest_size
         empty = hashlib.new(h).digest()
@@ -420,7 +449,7 @@ class _Conn:
 
     def flight(self, ch):
         """EncryptedExtensions .. Finished, one record per message; False when the mode stops here."""
-        mode, opts = self.mode, self.opts
+        mode = self.mode
         if mode in ("compat_ccs", "double_ccs"):
             self.send(self.plain(CT_CCS, b"\x01"))
         if mode == "double_ccs":

@@ -181,13 +181,15 @@ def openssl(pki, cert="ec", suite=None, groups=None, alpn=None, version="-tls1_3
     return Peer("openssl-" + cert, argv + list(extra))
 
 
-def gnutls(pki, cert="ec", suite=None, alpn=None):
-    """`gnutls-serv --echo`, TLS 1.3 only; suite narrows the priority string to one cipher.
+def gnutls(pki, cert="ec", suite=None, alpn=None, group=None):
+    """`gnutls-serv --echo`, TLS 1.3 only; suite / group narrow the priority string to one of each.
     Its stdout repeats every byte echoed, so only stderr (where it reports errors) is kept."""
     crt, key = _cert(pki, cert)
     prio = "NORMAL:-VERS-ALL:+VERS-TLS1.3"
     if suite:
         prio += ":-CIPHER-ALL:+" + GNUTLS_CIPHER[suite]
+    if group:
+        prio += ":-GROUP-ALL:+GROUP-" + group  # e.g. SECP256R1, X25519
     argv = ["gnutls-serv", "--echo", "-p", "0", "-a", "-q", "--x509certfile", crt, "--x509keyfile", key,
             "--priority", prio]
     if alpn:
@@ -228,6 +230,7 @@ class _Direction:
         self.server_hellos = 0
         self.ccs = 0
         self.encrypted_lengths = []
+        self.hello_extensions = []  # extension types of each ClientHello / ServerHello / HRR seen
 
     def feed(self, data):
         self.buf += data
@@ -255,6 +258,29 @@ class _Direction:
                     self.hrr += 1
                 else:
                     self.server_hellos += 1
+            if body[0] in (1, 2):
+                self.hello_extensions.append(_extension_types(body))
+
+
+def _extension_types(msg):
+    """Extension types of a ClientHello (1) or ServerHello (2) that fits in one record."""
+    try:
+        pos = 4 + 2 + 32
+        pos += 1 + msg[pos]                                         # legacy_session_id
+        if msg[0] == 1:
+            pos += 2 + int.from_bytes(msg[pos:pos + 2], "big")      # cipher_suites
+            pos += 1 + msg[pos]                                     # compression methods
+        else:
+            pos += 3                                                # cipher_suite, compression
+        end = pos + 2 + int.from_bytes(msg[pos:pos + 2], "big")
+        pos += 2
+        types = []
+        while pos + 4 <= end:
+            types.append(int.from_bytes(msg[pos:pos + 2], "big"))
+            pos += 4 + int.from_bytes(msg[pos + 2:pos + 4], "big")
+        return types
+    except IndexError:
+        return None
 
 
 class RecordingProxy:
@@ -319,7 +345,8 @@ class RecordingProxy:
         """Merged counts over all connections so far."""
         out = {"connections": len(self.conns), "client_hellos": 0, "hrr": 0, "server_hellos": 0,
                "max_client_record": 0, "max_server_record": 0, "server_records": 0, "client_records": 0,
-               "client_ccs": 0, "client_encrypted_lengths": []}
+               "client_ccs": 0, "client_encrypted_lengths": [], "client_hello_extensions": [],
+               "server_hello_extensions": []}
         for up, down in self.conns:
             out["client_hellos"] += up.client_hellos
             out["hrr"] += down.hrr
@@ -330,6 +357,8 @@ class RecordingProxy:
             out["client_records"] += up.records
             out["client_ccs"] += up.ccs
             out["client_encrypted_lengths"] += up.encrypted_lengths
+            out["client_hello_extensions"] += up.hello_extensions
+            out["server_hello_extensions"] += down.hello_extensions
         return out
 
     def close(self):

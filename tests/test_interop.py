@@ -80,11 +80,11 @@ def run(runtime, peer, pki, port=None, heap_kb=VM_HEAP_KB, **kw):
     return r
 
 
-def check(r, peer, suite=None, key_update=False, alpn=None):
+def check(r, peer, suite=None, key_update=False, alpn=None, group="x25519"):
     ctx = "%s on %s: %r\n---- server log\n%s" % (peer.name, r.get("runtime"), r, peer.log())
     assert r["version"] == "TLSv1.3", ctx
     assert r["peer_verified"] == "chain", ctx
-    assert r["group"] == "x25519", ctx
+    assert r["group"] == group, ctx
     if suite:
         assert r["cipher"] == suite, ctx
     assert r["bytes_received"] == r["bytes_sent"], ctx
@@ -168,20 +168,47 @@ def test_tls12_only_server(pki, runtime):
         assert "peer sent" in msg, msg
 
 
+# case -> (server factory, payload mode, client key_share groups, group the handshake ends with)
+HRR_CASES = {
+    # Empty key_share: the server names a group from supported_groups (tlslite-ng prefers P-256
+    # and puts a cookie in its HelloRetryRequest, which it checks in the second ClientHello).
+    "openssl-empty-share": (lambda pki: peers.openssl(pki, groups="X25519"), "rev", [], "x25519"),
+    "gnutls-empty-share": (lambda pki: peers.gnutls(pki), "echo", [], "x25519"),
+    "tlslite-empty-share": (lambda pki: peers.tlslite(pki), "echo", [], "secp256r1"),
+    # The usual x25519 share, but the server only does P-256: HRR to the second group.
+    "openssl-insists-p256": (lambda pki: peers.openssl(pki, groups="P-256"), "rev", None, "secp256r1"),
+    "gnutls-insists-p256": (lambda pki: peers.gnutls(pki, group="SECP256R1"), "echo", None, "secp256r1"),
+}
+
+
 @pytest.mark.parametrize("runtime", RUNTIMES)
-@pytest.mark.parametrize("server", ("openssl", "gnutls"))
-def test_hello_retry_request(pki, server, runtime):
-    """An empty key_share forces the server to ask for x25519 in a HelloRetryRequest."""
-    if server == "openssl":
-        srv_cm, mode = peers.openssl(pki, groups="X25519"), "rev"
-    else:
-        srv_cm, mode = peers.gnutls(pki), "echo"
-    with srv_cm as srv, peers.RecordingProxy(srv.port) as proxy:
-        r = run(runtime, srv, pki, port=proxy.port, key_share_groups=[], nbytes=8192, mode=mode)
-        check(r, srv)
+@pytest.mark.parametrize("case", sorted(HRR_CASES))
+def test_hello_retry_request(pki, case, runtime):
+    start, mode, shares, group = HRR_CASES[case]
+    with start(pki) as srv, peers.RecordingProxy(srv.port) as proxy:
+        r = run(runtime, srv, pki, port=proxy.port, key_share_groups=shares, nbytes=8192, mode=mode,
+                key_update=True)
+        check(r, srv, group=group, key_update=True)
         t = proxy.totals()
         assert (t["client_hellos"], t["hrr"], t["server_hellos"]) == (2, 1, 1), t
         assert t["client_ccs"] == 1, t  # compatibility mode: one CCS, before the second ClientHello
+        hrr_ext, ch2_ext = t["server_hello_extensions"][0], t["client_hello_extensions"][1]
+        assert 51 in hrr_ext, t  # key_share naming the group
+        if case.startswith("tlslite"):
+            assert 44 in hrr_ext, t
+        assert (44 in hrr_ext) == (44 in ch2_ext), t  # a cookie goes back unchanged
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_openssl_fragmented_flights(pki, runtime):
+    """512-byte records split the server's handshake messages (the RSA Certificate spans several);
+    no middlebox CCS from the server; five NewSessionTickets."""
+    extra = ["-max_send_frag", "512", "-no_middlebox", "-num_tickets", "5"]
+    with peers.openssl(pki, cert="rsa", extra=extra) as srv, peers.RecordingProxy(srv.port) as proxy:
+        r = run(runtime, srv, pki, port=proxy.port, nbytes=16384, mode="rev", key_update=True)
+        check(r, srv, key_update=True)
+        assert r["tickets"] >= 4, r
+        assert proxy.totals()["max_server_record"] <= 512 + 17, proxy.totals()
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -4,7 +4,9 @@ Every `tests/device/test_*.py` is collected by pytest on CPython as usual, and `
 runs the same module under `micropython -X heapsize=<cap>` with MICROPYPATH set to lib/ and the test
 helpers. The cap is the heap budget of the board the module stands for: a module may say
 `BOARD = "pico_w"` (a file in boards/) or `HEAP_KB = 256` (for vector-heavy modules, with a comment
-saying why); the default is the smallest board budget.
+saying why); the default is the smallest board budget. A module that exercises the whole TLS stack says
+`STACK = True`: it stands for a board with the stack frozen into flash, so it gets the board's heap
+plus the stack's measured resident size on the VM (see STACK_MODULES).
 """
 import glob
 import json
@@ -45,16 +47,62 @@ def default_heap_kb():
     return min(board_heaps().values())
 
 
+# The modules a board running the TLS client (with chain validation) has loaded. On a board they are
+# frozen into the firmware (firmware/manifest.py): their bytecode stays in flash and costs no heap. The
+# VM can only load them from .mpy into its heap, so a test standing for such a board gets the board's
+# heap PLUS the measured resident size of these modules on the VM: what is left for data is exactly
+# the board's budget.
+STACK_MODULES = (
+    "tls13", "tls13.alerts", "tls13.wire", "tls13.bufpool", "tls13.context", "tls13.config",
+    "tls13.connection", "tls13.handshake", "tls13.record", "tls13.sslsocket", "tls13.keysched",
+    "tls13.hello", "tls13.sigverify", "tls13.resumption", "tls13.clientauth",
+    "tls13.crypto.x25519", "tls13.crypto.aes", "tls13.crypto.gcm", "tls13.crypto.ecdsa",
+    "tls13.crypto.rsa", "tls13.crypto.hashes", "tls13.crypto.hkdf", "tls13.crypto.hmac",
+    "tls13.crypto.ct", "tls13.x509", "tls13.x509.cert", "tls13.x509.chain", "tls13.x509.der",
+    "tls13.x509.errors", "tls13.x509.keys", "tls13.x509.names", "tls13.x509.trust",
+)
+_resident_kb = None
+
+_PROBE = """
+import gc, sys
+gc.collect(); a = gc.mem_alloc()
+for m in sys.argv[1:]:
+    __import__(m)
+gc.collect(); print("RESIDENT", gc.mem_alloc() - a)
+"""
+
+
+def stack_resident_kb():
+    """Heap the STACK_MODULES take on the VM once imported from .mpy (measured, cached per process)."""
+    global _resident_kb
+    if _resident_kb is None:
+        build_mpy()
+        probe = os.path.join(ROOT, "build", "resident_probe.py")
+        with open(probe + ".%d" % os.getpid(), "w") as f:
+            f.write(_PROBE)
+        os.replace(probe + ".%d" % os.getpid(), probe)
+        out = subprocess.run([micropython_bin(), "-X", "heapsize=4m", probe] + list(STACK_MODULES),
+                             cwd=ROOT, env=vm_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=60).stdout.decode()
+        m = re.search(r"RESIDENT (\d+)", out)
+        if not m:
+            raise RuntimeError("resident-size probe failed:\n" + out)
+        _resident_kb = (int(m.group(1)) + 1023) // 1024
+    return _resident_kb
+
+
 def heap_kb_for(module_path):
+    """The VM heap cap for a device-side module (see the module docstring)."""
     with open(module_path) as f:
         src = f.read()
     m = re.search(r"^HEAP_KB\s*=\s*(\d+)", src, re.M)
     if m:
         return int(m.group(1))
     m = re.search(r"^BOARD\s*=\s*[\"'](\w+)[\"']", src, re.M)
-    if m:
-        return board_heaps()[m.group(1)]
-    return default_heap_kb()
+    board = board_heaps()[m.group(1)] if m else default_heap_kb()
+    if re.search(r"^STACK\s*=\s*True", src, re.M):
+        return board + stack_resident_kb()
+    return board
 
 
 def adafruit_hashlib_dir():

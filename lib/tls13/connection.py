@@ -163,6 +163,17 @@ class ClientConnection:
         self.local_closed = True
         self._queue_alert(alerts.CLOSE_NOTIFY, level=1)
 
+    def release(self):
+        """Hand the record buffers back to tls13.bufpool (the connection is unusable afterwards)."""
+        from tls13 import bufpool
+        if self.error is None:
+            self.error = alerts.ConnectionClosed("connection released")
+        bufpool.give(self.reader.buf)
+        bufpool.give(self.writer.buf)
+        self.reader.buf = bytearray(0)
+        self.writer.buf = bytearray(0)
+        self.app = None
+
     def key_update(self, request_peer=True):
         self._check_writable()
         from tls13.handshake import send_key_update

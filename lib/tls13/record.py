@@ -4,7 +4,7 @@ Incoming records are read one at a time into a single preallocated buffer: first
 then exactly the body it announces, so a socket never reads past the current record and nothing is
 copied twice. Decryption happens in place; the plaintext stays in the buffer until consumed.
 """
-from tls13 import alerts
+from tls13 import alerts, bufpool
 from tls13.crypto.errors import InvalidTag
 
 CT_CHANGE_CIPHER_SPEC = 20
@@ -43,7 +43,7 @@ class RecordReader:
     def __init__(self, size):
         # size: the largest record body accepted before a limit is agreed; grows to the protocol
         # maximum on demand until `lock_limit` says the peer promised smaller records.
-        self.buf = bytearray(5 + size)
+        self.buf = bufpool.take(5 + size)
         self.have = 0
         self.want = 5
         self.protection = None
@@ -76,8 +76,9 @@ class RecordReader:
             if length == 0 and ctype != CT_APPLICATION_DATA:
                 raise alerts.DecodeError("empty record")
             if 5 + length > len(b):
-                self.buf = b2 = bytearray(5 + MAX_CIPHERTEXT)
+                self.buf = b2 = bufpool.take(5 + MAX_CIPHERTEXT)
                 b2[0:5] = b[0:5]
+                bufpool.give(b)
             self.want = 5 + length
             if length:
                 return None
@@ -122,7 +123,7 @@ class RecordWriter:
     def __init__(self, max_plain, pad_to=0):
         self.max_plain = max_plain
         self.pad_to = pad_to  # pad inner plaintext to a multiple of this (0: no padding)
-        self.buf = bytearray(5 + max_plain + 1 + (pad_to or 0) + TAG_LEN)
+        self.buf = bufpool.take(5 + max_plain + 1 + (pad_to or 0) + TAG_LEN)
         self.protection = None
 
     def set_limit(self, max_plain):
@@ -149,7 +150,8 @@ class RecordWriter:
                 inner = self.max_plain + 1
         total = inner + TAG_LEN
         if 5 + total > len(b):
-            self.buf = b = bytearray(5 + total)
+            bufpool.give(b)
+            self.buf = b = bufpool.take(5 + total)
         b[0] = CT_APPLICATION_DATA
         b[1] = 3
         b[2] = 3

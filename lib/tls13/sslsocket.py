@@ -194,6 +194,7 @@ class SSLSocket(_Base):
 
     def _close_transport(self):
         self._closed = True
+        self._conn.release()
         try:
             self._sock.close()
         except OSError:

@@ -5,13 +5,17 @@ application data, close_notify) must equal the trace, and every server record mu
 trace's server key is RSA-1024 in a certificate that expired in 2026: the test pins that key directly
 (the only place a 1024-bit key is accepted) and uses a fixed clock.
 """
-from mpcheck import check, eq
+import tls13.bufpool
+tls13.bufpool.reserve()  # before the rest of the stack loads, as firmware does
 
-import rfc8448
-from wyche import shared_dir
-from tls13.config import ClientConfig
-from tls13.connection import ClientConnection
+from mpcheck import check, eq  # noqa: E402
 
+import rfc8448  # noqa: E402
+from wyche import shared_dir  # noqa: E402
+from tls13.config import ClientConfig  # noqa: E402
+from tls13.connection import ClientConnection  # noqa: E402
+
+STACK = True  # the whole client: ESP32 heap + the stack's resident size (frozen on a board)
 TRACE_TIME = 1500000000  # 2017: inside the trace certificate's validity
 
 
@@ -83,6 +87,7 @@ def test_section3_byte_for_byte():
     eq(bytes(conn.data_to_send()), client[3], "client close_notify record")
     conn.receive(server[4])
     check(conn.peer_closed, "server close_notify seen")
+    conn.release()
 
 
 def test_section3_byte_by_byte():
@@ -98,3 +103,4 @@ def test_section3_byte_by_byte():
             conn.receive(rec[i:i + 1])
     check(conn.handshake_complete)
     eq(bytes(conn.data_to_send()), client[1], "client Finished record")
+    conn.release()

@@ -10,9 +10,9 @@ from tls13.x509 import (CertificateError, TrustStore, cert, leaf_spki, pin_from_
                         verify_chain)
 from tls13.x509.trust import FLAG_CA, anchor_pathlen
 
-# The x509, ECDSA and RSA code loaded from .mpy takes about 70 KB of the 64-bit VM's heap, too much of
-# the ESP32 budget next to these tests; on a board that code is frozen into flash.
-BOARD = "pico_w"
+# Stands for an ESP32 running the frozen stack: the board's heap plus the stack's resident size on the
+# VM (its bytecode is in flash on a board; see tests/vmbench.py STACK_MODULES).
+STACK = True
 
 
 def test_from_pem():

@@ -35,13 +35,15 @@ def _closed(sock):
 
 
 def _read_exact(s, n):
-    out = b""
-    while len(out) < n:
-        chunk = s.read(n - len(out))
-        if not chunk:
+    buf = bytearray(n)
+    mv = memoryview(buf)
+    have = 0
+    while have < n:
+        k = s.readinto(mv[have:])
+        if not k:
             break
-        out += chunk
-    return out
+        have += k
+    return bytes(mv[:have]) if have < n else buf
 
 
 def run_case(port, cafile, ciphers=None, mfl=None, messages=("ping",), read_to_end=False, timeout=10):
@@ -50,7 +52,8 @@ def run_case(port, cafile, ciphers=None, mfl=None, messages=("ping",), read_to_e
     import tls13
     t0 = _ms()
     obs = {"exc": None, "alert": None, "remote": None, "msg": None, "step": "handshake", "echo": [],
-           "closed": None, "tickets": None, "cipher": None, "mfl_agreed": None, "eof": None}
+           "closed": None, "tickets": None, "cipher": None, "mfl_agreed": None, "eof": None,
+           "group": None}
     ctx = tls13.SSLContext(tls13.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(cafile=cafile)
     if ciphers:
@@ -68,7 +71,7 @@ def run_case(port, cafile, ciphers=None, mfl=None, messages=("ping",), read_to_e
             data = m.encode() if isinstance(m, str) else m[0].encode() * m[1]
             s.write(data)
             got = _read_exact(s, len(data))
-            obs["echo"].append(got.decode() if got == data and len(got) < 64 else
+            obs["echo"].append(bytes(got).decode() if got == data and len(got) < 64 else
                                "%d bytes%s" % (len(got), "" if got == data else " (mismatch)"))
         if read_to_end:
             obs["step"] = "read_to_end"
@@ -77,6 +80,7 @@ def run_case(port, cafile, ciphers=None, mfl=None, messages=("ping",), read_to_e
         conn = s.connection
         obs["tickets"] = len(conn.tickets)
         obs["mfl_agreed"] = conn.mfl_agreed
+        obs["group"] = conn.group
         obs["step"] = "close"
         s.close()
     except Exception as e:
