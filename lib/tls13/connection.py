@@ -11,7 +11,7 @@ Typical driving loop (what sslsocket.py does):
         write(conn.data_to_send())
 """
 from tls13 import alerts
-from tls13.record import (CT_ALERT, CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE,
+from tls13.record import (CT_ALERT, CT_APPLICATION_DATA, CT_HANDSHAKE,
                           MAX_PLAINTEXT, Protection, RecordReader, RecordWriter)
 from tls13.keysched import new_aead
 
