@@ -207,11 +207,13 @@ def tlslite(pki, cert="ec", suite=None, key_update_after=None):
     return Peer("tlslite-" + cert, argv)
 
 
-def pyssl(pki, cert="ec", alpn=None):
+def pyssl(pki, cert="ec", alpn=None, drop_after=None):
     crt, key = _cert(pki, cert)
     argv = [sys.executable, os.path.join(SCRIPTS, "ssl_echo_server.py"), "--cert", crt, "--key", key]
     if alpn:
         argv += ["--alpn", alpn]
+    if drop_after is not None:
+        argv += ["--drop-after", str(drop_after)]
     return Peer("pyssl-" + cert, argv)
 
 

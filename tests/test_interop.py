@@ -1,14 +1,18 @@
 """Interop: our TLS 1.3 client against real servers on loopback, on CPython and on the MicroPython VM.
 
-Servers (tests/peers.py): `openssl s_server -tls1_3 -rev` (reverses lines), `gnutls-serv --echo`,
+Servers (tests/peers.py): `openssl s_server -rev` (reverses lines), `gnutls-serv --echo`, and
 tlslite-ng and CPython `ssl` echo servers (tests/peers/). The client side is
-tests/device/tls_scenarios.session, run in-process ("cpython") and through vmbench.call_on_vm ("vm").
+tests/device/tls_scenarios.session, run in-process ("cpython") and through vmbench.call_on_vm ("vm");
+a RecordingProxy between them shows what went over the wire (ClientHellos, HelloRetryRequest, cookie,
+CCS, record sizes). Every scenario checks the negotiated parameters, that the certificate chain was
+verified, and the SHA-256 of what came back against what the server should have sent.
 
 Volume: 1 MiB each way per cipher suite on both runtimes against gnutls-serv, and against the CPython
 `ssl` server on the VM only (the pure-Python AEADs on CPython move ~100 KB/s each way, so the CPython
-leg keeps to the one peer); every other scenario moves 64 KiB, most with a KeyUpdate half way.
+leg keeps to the one peer); the other scenarios move up to 256 KiB, most with a KeyUpdate half way.
 `openssl s_server -rev` sleeps one second after reading a non-data record (its retry path), so each
 KeyUpdate against it costs a second of wall time, not CPU.
+INTEROP_HEAP_KB=<n> runs the VM side under another heap cap (to find the floor).
 """
 import contextlib
 import json
@@ -329,6 +333,27 @@ def test_tlslite_server_requests_key_update(pki, runtime):
         assert ["key_update", 1] in r["key_updates_seen"], r
         assert wait_log(srv, "echoed %d bytes, clean close" % KIB64), srv.log()
         assert "sent KeyUpdate(update_requested)" in srv.log(), srv.log()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("server", ("openssl", "pyssl"))
+def test_server_closes_with_close_notify(pki, server, runtime):
+    """A "CLOSE" line makes the server end the session properly: a clean end of stream (read -> 0)."""
+    srv_cm = peers.openssl(pki) if server == "openssl" else peers.pyssl(pki)
+    with srv_cm as srv:
+        r = run(runtime, srv, pki, nbytes=8192, mode="rev" if server == "openssl" else "echo",
+                close_line=True)
+        check(r, srv)
+        assert r["peer_close"] == "close_notify", r
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_server_drops_connection_without_close_notify(pki, runtime):
+    """A TCP FIN with no close_notify after the echo: TruncationError, never a clean EOF."""
+    with peers.pyssl(pki, drop_after=16384) as srv:
+        msg = _expect_failure(runtime, srv, pki, "TruncationError", nbytes=16384, read_to_end=True)
+        assert "close_notify" in msg, msg
+        assert "dropped after 16384 bytes" in srv.log(), srv.log()
 
 
 # ---- volume -------------------------------------------------------------------------------------

@@ -54,6 +54,9 @@ class TLSStream:
         except alerts.TLSError:
             await self._abort()
             raise
+        if conn.early_data_rejected and conn.early_data:
+            self.write(conn.early_data)
+            await self.drain()
 
     async def _abort(self):
         try:
@@ -151,10 +154,10 @@ class TLSStream:
         return self._conn
 
 
-async def open_connection(host, port, ssl, server_hostname=None, session=None):
+async def open_connection(host, port, ssl, server_hostname=None, session=None, early_data=None):
     """TCP connect then TLS 1.3 handshake; returns (stream, stream)."""
     reader, writer = await asyncio.open_connection(host, port)
-    conn = ssl.new_connection(server_hostname if server_hostname is not None else host, session)
+    conn = ssl.new_connection(server_hostname if server_hostname is not None else host, session, early_data)
     try:
         from tls13.sslsocket import set_nodelay
         sock = writer.get_extra_info("socket") if hasattr(writer, "get_extra_info") else getattr(writer, "s", None)

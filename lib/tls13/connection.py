@@ -55,6 +55,7 @@ class ClientConnection:
         self.record_limit = None
         self.session_reused = False
         self.early_data_accepted = False
+        self.early_data_rejected = False  # early_data must be sent again after the handshake
         self.peer_verified = None  # what was checked about the server: "chain", "pin", or "none"
         self.keys = None
         self.tickets = []

@@ -168,8 +168,18 @@ class SSLContext:
 
     # ---- connecting ------------------------------------------------------------------------
     def new_connection(self, server_hostname=None, session=None, early_data=None, urandom=None):
-        """The sans-I/O connection this context would drive (for custom transports)."""
+        """The sans-I/O connection this context would drive (for custom transports).
+
+        session: a Session (or its bytes) from an earlier connection's `.session`, offered as a PSK.
+        early_data: bytes to send as 0-RTT with that session. REPLAY CAVEAT: 0-RTT data is not
+        protected against replay - an attacker who recorded it can deliver it to the server again.
+        Use it only for data whose repetition is harmless (an idempotent telemetry reading with its
+        own timestamp/sequence number, not a command). Off unless you pass it; if the server refuses
+        0-RTT the data is sent again, normally, right after the handshake."""
         from tls13.connection import ClientConnection
+        if session is not None and not hasattr(session, "psk"):
+            from tls13.resumption import Session
+            session = Session.from_bytes(bytes(session))
         if self._verify_mode != CERT_NONE and self.check_hostname and not server_hostname and not self.pin_only:
             raise ValueError("server_hostname is required when check_hostname is enabled")
         self.config.verifier = self._verify

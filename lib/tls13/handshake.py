@@ -37,11 +37,14 @@ def start_handshake(conn):
         return _start_fixed(conn)
     conn.client_random = conn.urandom(32)
     conn.session_id = conn.urandom(32) if cfg.compat_mode else b""
-    shares = {}
-    for g in cfg.key_share_groups:
-        shares[g] = _key_share(conn, g)
     from tls13 import resumption
     offer = resumption.Offer.make(conn) if conn.session is not None else None
+    shares = {}
+    if not (offer is not None and cfg.allow_psk_ke and 1 not in cfg.psk_modes):
+        # psk_ke alone: no key share up front (no X25519 at all when the ticket is accepted; a
+        # rejection costs a HelloRetryRequest). Otherwise the usual shares.
+        for g in cfg.key_share_groups:
+            shares[g] = _key_share(conn, g)
     ch = _send_client_hello(conn, shares, None, offer)
     conn.state = ExpectServerHello(shares, ch, offer, hrr=False)
 
@@ -146,12 +149,14 @@ class ExpectServerHello:
         t.update(raw)
         offer = self.offer
         if offer is not None:
-            offer = offer.after_retry(conn, hname)
+            offer = offer.after_retry(conn, hname, handshake(H.MESSAGE_HASH, ch1) + bytes(raw))
+        if conn.early_data_writing:
+            # 0-RTT was sent but a retry means the server ignores it: back to plaintext records.
+            conn.writer.protection = None
+            conn.early_data_writing = False
         if conn.cfg.compat_mode and not conn.ccs_sent:
             conn.queue_ccs()
             conn.ccs_sent = True
-        if offer is not None:
-            offer.transcript_prefix = t
         ch2 = _send_client_hello(conn, shares, sh.cookie, offer)
         t.update(ch2)
         return ExpectServerHello(shares, None, offer, True, t)
@@ -215,9 +220,8 @@ class ExpectEncryptedExtensions:
             conn.reader.lock_limit(conn.record_limit)
             conn.writer.set_limit(conn.record_limit)
         self.t.update(raw)
-        if conn.early_data_writing:
-            from tls13.resumption import end_early_data
-            end_early_data(conn)
+        if conn.early_data_writing and not conn.early_data_accepted:
+            conn.early_data_rejected = True  # re-sent as ordinary data after the handshake
         if self.resumed:
             return ExpectFinished(self.t, self.t.digest(), self.c_hs, self.s_hs, None)
         return ExpectCertificate(self.t, self.c_hs, self.s_hs, None)
@@ -294,7 +298,13 @@ class ExpectFinished:
         s_ap = keys.derive(b"s ap traffic", th)
         conn.require_record_boundary()
         conn.install_read_keys(s_ap)
-        # Second flight: [CCS] [Certificate CertificateVerify] Finished, all in one write.
+        # Second flight: [CCS] [EndOfEarlyData] [Certificate CertificateVerify] Finished, one write.
+        if conn.early_data_writing:
+            if conn.early_data_accepted:
+                from tls13.resumption import end_early_data
+                end_early_data(conn, t)
+                th = t.digest()
+            conn.early_data_writing = False
         if conn.cfg.compat_mode and not conn.ccs_sent:
             conn.queue_ccs()
             conn.ccs_sent = True

@@ -99,6 +99,8 @@ class SSLSocket(_Base):
             raise
         # The second flight (client Finished) stays queued: it leaves with the first write, or
         # before the first read, as a single packet.
+        if conn.early_data_rejected and conn.early_data:
+            self.write(conn.early_data)  # the server did not take it as 0-RTT: send it now
 
     # ---- reading ---------------------------------------------------------------------------
     def readinto(self, buf, nbytes=None):
@@ -257,6 +259,11 @@ class SSLSocket(_Base):
     @property
     def session_reused(self):
         return self._conn.session_reused
+
+    @property
+    def early_data_accepted(self):
+        """True when the early_data given to wrap_socket went out as 0-RTT and the server took it."""
+        return self._conn.early_data_accepted
 
     @property
     def connection(self):
