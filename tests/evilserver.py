@@ -57,6 +57,8 @@ MODES = {
     "hrr_cookie": "HelloRetryRequest with a cookie, then a normal handshake",
     "hrr_p256": "HelloRetryRequest for secp256r1, then a handshake with a P-256 key exchange",
     "mfl": "max_fragment_length echoed; echo split into records of the agreed size",
+    "coalesce": "EncryptedExtensions .. Finished in a single record",
+    "fragment": "the encrypted flight in 40-byte records (messages split across records)",
     # ServerHello / HelloRetryRequest
     "tls12_server_hello": "TLS 1.2 ServerHello (no supported_versions)",
     "tls12_downgrade_sentinel": "TLS 1.2 ServerHello whose random ends in DOWNGRD\\x01",
@@ -82,6 +84,12 @@ MODES = {
     "ee_unoffered_ext": "EncryptedExtensions with ALPN the client did not offer",
     "ee_forbidden_ext": "EncryptedExtensions carrying key_share (not allowed there)",
     "empty_certificate": "Certificate with an empty certificate_list",
+    "mfl_mismatch": "max_fragment_length answered with another size than offered",
+    "alpn_unoffered_proto": "ALPN answered with a protocol the client did not list",
+    "finished_bad_length": "server Finished one byte short",
+    "appdata_in_handshake": "application data between EncryptedExtensions and Certificate",
+    "nst_in_handshake": "NewSessionTicket between EncryptedExtensions and Certificate",
+    "unknown_record_type": "a record of content type 24 after ServerHello",
     "double_ccs": "two change_cipher_spec records",
     "bad_ccs_byte": "change_cipher_spec with the byte 0x02",
     "zero_len_hs_plain": "a zero-length plaintext handshake record before ServerHello",
@@ -218,7 +226,8 @@ class PeerEOF(Exception):
 def _new_record(mode):
     return {"mode": mode, "alerts": [], "client_eof": False, "handshake_done": False,
             "server_error": None, "undecryptable": 0, "app_in": b"", "max_client_record": 0,
-            "client_key_update": False, "client_rst": False, "cookie_echoed": None, "offer": None, "ccs_from_client": 0}
+            "client_key_update": False, "client_rst": False, "cookie_echoed": None, "offer": None,
+            "ccs_from_client": 0}
 
 
 # ---- one connection ---------------------------------------------------------------------------------
@@ -234,6 +243,7 @@ class _Conn:
         self.pad = 0
         self.send_limit = 16384
         self.kx_group = X25519
+        self.hs_out = b""
         sock.settimeout(server.timeout)
 
     # -- I/O
@@ -424,7 +434,9 @@ class _Conn:
             self.send(struct.pack(">BHH", CT_HANDSHAKE, 0x0303, 16385))
             return
         trailer = b"\x08\x00\x00\x02\x00" if mode == "sh_spans_key_change" else b""
-        self.send(self.plain(CT_HANDSHAKE, sh + trailer))
+        step = 40 if mode == "fragment" else len(sh) + len(trailer)
+        self.send(b"".join(self.plain(CT_HANDSHAKE, (sh + trailer)[i:i + step])
+                           for i in range(0, len(sh) + len(trailer), step)))
         if self.mode in SH_FINAL:
             return
         if group not in ch["shares"]:
@@ -447,8 +459,21 @@ class _Conn:
         self.wprot = Protection(suite, self.s_hs)
         self.rprot = Protection(suite, self.c_hs)
 
+    def hs_record(self, msg):
+        """Send one encrypted handshake message: a record of its own, or (coalesce/fragment modes)
+        kept until flush_hs() packs the flight into one record or into 40-byte fragments."""
+        if self.mode in ("coalesce", "fragment"):
+            self.hs_out += msg
+        else:
+            self.send(self.sealed(CT_HANDSHAKE, msg))
+
+    def flush_hs(self):
+        data, self.hs_out = self.hs_out, b""
+        step = 40 if self.mode == "fragment" else len(data)
+        self.send(b"".join(self.sealed(CT_HANDSHAKE, data[i:i + step]) for i in range(0, len(data), step)))
+
     def flight(self, ch):
-        """EncryptedExtensions .. Finished, one record per message; False when the mode stops here."""
+        """EncryptedExtensions .. Finished; False when the mode stops before the handshake ends."""
         mode = self.mode
         if mode in ("compat_ccs", "double_ccs"):
             self.send(self.plain(CT_CCS, b"\x01"))
@@ -457,6 +482,9 @@ class _Conn:
             return False
         if mode == "bad_ccs_byte":
             self.send(self.plain(CT_CCS, b"\x02"))
+            return False
+        if mode == "unknown_record_type":
+            self.send(self.plain(24, b"\x01"))  # heartbeat: not a TLS 1.3 content type
             return False
         if mode == "padding":
             self.pad = 200
@@ -468,20 +496,30 @@ class _Conn:
             self.send(hdr + self.wprot.aead.encrypt(self.wprot._nonce(), bytes(64), hdr))
             return False
         exts = b""
-        if ch["mfl"] is not None and mode in ("mfl", "mfl_overflow"):
-            exts += ext(EXT_MFL, bytes([ch["mfl"]]))
-            self.send_limit = MFL_SIZES[ch["mfl"]]
-        if mode == "ee_unoffered_ext":
+        if ch["mfl"] is not None and mode in ("mfl", "mfl_overflow", "mfl_mismatch"):
+            code = ch["mfl"] if mode != "mfl_mismatch" else ch["mfl"] % 4 + 1
+            exts += ext(EXT_MFL, bytes([code]))
+            self.send_limit = MFL_SIZES[code]
+        if mode == "ee_unoffered_ext" or (EXT_ALPN in ch["exts"] and mode == "alpn_unoffered_proto"):
             exts += ext(EXT_ALPN, vec(2, vec(1, b"h2")))
+        elif EXT_ALPN in ch["exts"]:
+            first = ch["exts"][EXT_ALPN][2:]
+            exts += ext(EXT_ALPN, vec(2, first[:1 + first[0]]))
         if mode == "ee_forbidden_ext":
             exts += ext(EXT_KEY_SHARE, struct.pack(">H", X25519) + vec(2, bytes(32)))
         ee = hs(HS_EE, vec(2, exts))
-        rec = self.sealed(CT_HANDSHAKE, ee)
         if mode == "tamper_ee":
+            rec = self.sealed(CT_HANDSHAKE, ee)
             self.send(rec[:8] + bytes([rec[8] ^ 0x01]) + rec[9:])
             return False
-        self.send(rec)
-        if mode in ("ee_unoffered_ext", "ee_forbidden_ext"):
+        self.hs_record(ee)
+        if mode in ("ee_unoffered_ext", "ee_forbidden_ext", "mfl_mismatch", "alpn_unoffered_proto"):
+            return False
+        if mode == "appdata_in_handshake":
+            self.send(self.sealed(CT_APP, b"too early"))
+            return False
+        if mode == "nst_in_handshake":
+            self.send(self.sealed(CT_HANDSHAKE, self.ticket()))
             return False
         self.transcript += ee
         if mode == "truncate_handshake":
@@ -490,7 +528,7 @@ class _Conn:
         if mode != "finished_before_cert":
             certs = b"" if mode == "empty_certificate" else vec(3, self.srv.cert_der) + vec(2, b"")
             cert = hs(HS_CERT, vec(1, b"") + vec(3, certs))
-            self.send(self.sealed(CT_HANDSHAKE, cert))
+            self.hs_record(cert)
             self.transcript += cert
             if mode == "empty_certificate":
                 return False
@@ -499,25 +537,25 @@ class _Conn:
             if mode == "cv_unoffered_scheme":
                 scheme = 0x0603
             cv = hs(HS_CV, struct.pack(">H", scheme) + vec(2, sig))
-            self.send(self.sealed(CT_HANDSHAKE, cv))
+            self.hs_record(cv)
             if mode in ("bad_cv_sig", "cv_unoffered_scheme"):
                 return False
             self.transcript += cv
         vd = finished_data(self.h, self.s_hs, self.th())
         if mode == "bad_finished":
             vd = bytes([vd[0] ^ 0x80]) + vd[1:]
-        fin = hs(HS_FINISHED, vd)
+        fin = hs(HS_FINISHED, vd[:-1] if mode == "finished_bad_length" else vd)
         self.transcript += fin
         th = self.th()
         self.c_ap = derive_secret(self.h, self.master, b"c ap traffic", th)
         self.s_ap = derive_secret(self.h, self.master, b"s ap traffic", th)
         self.next_rprot = Protection(self.suite, self.c_ap)
-        if mode == "fin_spans_key_change":
-            self.send(self.sealed(CT_HANDSHAKE, fin + self.ticket()))
-        else:
-            self.send(self.sealed(CT_HANDSHAKE, fin))
+        self.hs_record(fin + self.ticket() if mode == "fin_spans_key_change" else fin)
+        if self.hs_out:
+            self.flush_hs()
         self.wprot = Protection(self.suite, self.s_ap)
-        return mode not in ("bad_finished", "finished_before_cert", "fin_spans_key_change")
+        return mode not in ("bad_finished", "finished_bad_length", "finished_before_cert",
+                            "fin_spans_key_change")
 
     def client_finished(self):
         mtype, body, raw = self.read_handshake()

@@ -9,8 +9,8 @@ another process can take a port we chose). Readiness is the listening socket app
 stopping is SIGTERM, a short wait, then SIGKILL, always, whatever the test did.
 
 RecordingProxy sits between client and server and parses the TLS record framing in both directions:
-how many ClientHellos went out, whether the server answered with a HelloRetryRequest, and the
-largest record each side sent (to check max_fragment_length).
+ClientHellos and HelloRetryRequests (with their extension types, e.g. a cookie), CCS records, and the
+size of every record (max_fragment_length, record_size_limit, padding checks).
 """
 import os
 import shutil
@@ -183,7 +183,8 @@ def openssl(pki, cert="ec", suite=None, groups=None, alpn=None, version="-tls1_3
 
 def gnutls(pki, cert="ec", suite=None, alpn=None, group=None):
     """`gnutls-serv --echo`, TLS 1.3 only; suite / group narrow the priority string to one of each.
-    Its stdout repeats every byte echoed, so only stderr (where it reports errors) is kept."""
+    Its stdout repeats every byte echoed, so only stderr (where it reports errors) is kept. It has no
+    bind-address option: it listens on all interfaces (IPv4 and IPv6); the tests use the IPv4 one."""
     crt, key = _cert(pki, cert)
     prio = "NORMAL:-VERS-ALL:+VERS-TLS1.3"
     if suite:

@@ -245,10 +245,16 @@ def call_on_vm(module, function, heap_kb=None, timeout=300, **kwargs):
     build_all_mpy()
     path = os.path.join(DEVICE_DIR, module + ".py")
     heap_kb = heap_kb or heap_kb_for(path)
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(kwargs, f)  # by file: the VM's command line takes at most 255 bytes per argument
     cmd = [micropython_bin(), "-X", "heapsize=%dk" % heap_kb, os.path.join(DEVICE_DIR, "vmcall.py"),
-           module, function, json.dumps(kwargs)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=vm_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          timeout=timeout)
+           module, function, "@" + f.name]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=vm_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=timeout)
+    finally:
+        os.unlink(f.name)
     out = proc.stdout.decode("utf-8", "replace")
     for line in out.splitlines():
         if line.startswith("VMCALL-RESULT "):

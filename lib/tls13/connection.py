@@ -239,7 +239,7 @@ class ClientConnection:
             if not self.handshake_complete:
                 raise alerts.UnexpectedMessage("application data before the handshake completed")
             if self.peer_closed:
-                raise alerts.UnexpectedMessage("data after close_notify")
+                return  # RFC 8446 6.1: data after a closure alert is ignored
             if len(body):
                 self.app = body
         elif ctype == CT_ALERT:

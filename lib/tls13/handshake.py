@@ -214,7 +214,7 @@ class ExpectEncryptedExtensions:
                     raise alerts.UnsupportedExtension("early_data not offered")
                 conn.early_data_accepted = True
             else:
-                raise alerts.UnsupportedExtension("extension %d in EncryptedExtensions" % etype)
+                raise H.unexpected_extension(etype, "EncryptedExtensions")
             d.expect_end()
         if conn.record_limit:
             conn.reader.lock_limit(conn.record_limit)

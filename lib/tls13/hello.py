@@ -38,6 +38,16 @@ GROUP_SECP256R1 = 0x0017
 
 MFL_CODES = {512: 1, 1024: 2, 2048: 3, 4096: 4}
 
+# Extensions RFC 8446 (and 6066/7301/8449) define: one of these where its message may not carry it is
+# illegal_parameter; anything else unsolicited is unsupported_extension (RFC 8446 4.2).
+KNOWN_EXTENSIONS = (0, 1, 5, 10, 13, 14, 15, 16, 18, 19, 20, 21, 28, 41, 42, 43, 44, 45, 47, 48, 49, 50, 51)
+
+
+def unexpected_extension(etype, where):
+    if etype in KNOWN_EXTENSIONS:
+        return alerts.IllegalParameter("extension %d is not allowed in %s" % (etype, where))
+    return alerts.UnsupportedExtension("extension %d in %s was not offered" % (etype, where))
+
 HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 DOWNGRADE_TLS12 = b"DOWNGRD\x01"
 DOWNGRADE_TLS11 = b"DOWNGRD\x00"
@@ -128,6 +138,9 @@ def parse_server_hello(body, offered_session_id, offered_suites):
                 data.expect_end()
     # Version first: a TLS 1.2 server's hello carries extensions a TLS 1.3 one never does.
     if versions is None:
+        if sh.random[24:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
+            # The server speaks TLS 1.3 but something in between removed it from our offer.
+            raise alerts.IllegalParameter("downgrade sentinel: TLS 1.3 was stripped on the path")
         raise alerts.ProtocolVersion("server does not support TLS 1.3 (legacy_version 0x%04x)" % legacy_version)
     for etype, data in items:
         if etype == EXT_SUPPORTED_VERSIONS:
@@ -143,8 +156,7 @@ def parse_server_hello(body, offered_session_id, offered_suites):
         elif etype == EXT_PRE_SHARED_KEY and not sh.is_hrr:
             sh.psk_identity = data.u16()
         else:
-            # Anything else was not offered or is not allowed in this message.
-            raise alerts.UnsupportedExtension("extension %d in ServerHello" % etype)
+            raise unexpected_extension(etype, "HelloRetryRequest" if sh.is_hrr else "ServerHello")
         data.expect_end()
     if versions != TLS13:
         raise alerts.IllegalParameter("server selected version 0x%04x" % versions)

@@ -94,7 +94,13 @@ class SSLSocket(_Base):
                     raise conn.error
                 if not self._fill() and not self._blocking:
                     raise OSError(11, "EAGAIN")
-        except alerts.TLSError:
+        except OSError as e:
+            # TLS alerts, timeouts and transport errors all end the connection; only a
+            # non-blocking "not ready yet" does not.
+            if self._blocking or not _would_block(e):
+                self._fail_close()
+            raise
+        except BaseException:  # MemoryError, KeyboardInterrupt: never leave the socket open
             self._fail_close()
             raise
         # The second flight (client Finished) stays queued: it leaves with the first write, or

@@ -195,6 +195,7 @@ def session(port, cafile, host="127.0.0.1", server_hostname="localhost", suites=
             "key_updates_seen": [list(e) for e in conn.events if e[0] == "key_update"],
             "events": [_event(e) for e in conn.events],
             "tickets": len(conn.tickets),
+            "tickets_received": len([e for e in conn.events if e[0] == "ticket"]),
             "peer_close": peer_close,
             "transfer_ms": ticks_diff(t_done, t_hs),
         })

@@ -1,7 +1,7 @@
 # Calls one function of a device-side module on the MicroPython VM with JSON keyword arguments and
 # prints its JSON result: the host test starts the peers (servers, brokers), then runs the same
 # client-side function here and in-process on CPython.
-# Usage: micropython vmcall.py <module> <function> '<json kwargs>'
+# Usage: micropython vmcall.py <module> <function> '<json kwargs>' | @<file holding them>
 import sys
 import json
 
@@ -9,7 +9,11 @@ import json
 def main():
     mod = __import__(sys.argv[1])
     fn = getattr(mod, sys.argv[2])
-    kwargs = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    arg = sys.argv[3] if len(sys.argv) > 3 else "{}"
+    if arg.startswith("@"):  # the VM's command line takes at most 255 bytes per argument
+        with open(arg[1:]) as f:
+            arg = f.read()
+    kwargs = json.loads(arg)
     try:
         result = fn(**kwargs)
     except Exception as e:
