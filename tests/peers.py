@@ -96,7 +96,7 @@ class Peer:
 
     _seq = 0
 
-    def __init__(self, name, argv, env=None, start_timeout=START_TIMEOUT, drop_stdout=False):
+    def __init__(self, name, argv, env=None, start_timeout=START_TIMEOUT, drop_stdout=False, keep_stdin=False):
         os.makedirs(LOG_DIR, exist_ok=True)
         Peer._seq += 1
         self.name = name
@@ -105,7 +105,8 @@ class Peer:
         self._log = open(self.log_path, "wb")
         self._log.write(("$ " + " ".join(argv) + "\n").encode())
         self._log.flush()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+        # keep_stdin: an open pipe for servers that quit at end of input (`s_server` without -rev)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE if keep_stdin else subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL if drop_stdout else self._log,
                                      stderr=self._log if drop_stdout else subprocess.STDOUT,
                                      env=env, cwd=ROOT, start_new_session=True)
@@ -151,6 +152,11 @@ class Peer:
                 p.kill()
                 p.wait(STOP_GRACE)
             except ProcessLookupError:
+                pass
+        if p.stdin is not None:
+            try:
+                p.stdin.close()
+            except OSError:
                 pass
         if not self._log.closed:
             self._log.close()

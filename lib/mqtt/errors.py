@@ -30,7 +30,7 @@ class PacketTooLarge(MQTTProtocolError):
     """The announced packet is larger than this client accepts (max_packet)."""
 
     def __init__(self, size, limit):
-        MQTTProtocolError.__init__(self, "packet of %d bytes exceeds the limit of %d" % (size, limit))
+        super().__init__("packet of %d bytes exceeds the limit of %d" % (size, limit))
         self.size = size
         self.limit = limit
 
@@ -48,7 +48,7 @@ class ConnectionRefused(MQTTError):
     code = None
 
     def __init__(self, msg=""):
-        MQTTError.__init__(self, "connection refused (%s): %s" % (self.code, msg or self.__class__.__name__))
+        super().__init__("connection refused (%s): %s" % (self.code, msg or self.__class__.__name__))
 
 
 class UnacceptableProtocolVersion(ConnectionRefused):
@@ -83,11 +83,11 @@ class MQTTTimeout(OSError):
     """No answer within the timeout (errno ETIMEDOUT)."""
 
     def __init__(self, what="timed out"):
-        OSError.__init__(self, 110, what)
+        super().__init__(110, what)
 
 
 class ConnectionLost(OSError):
     """The broker closed the connection, or keepalive found it dead."""
 
     def __init__(self, what="connection lost"):
-        OSError.__init__(self, 104, what)
+        super().__init__(104, what)

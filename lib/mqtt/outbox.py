@@ -117,7 +117,7 @@ class Outbox:
         return lo if lo < len(ids) and ids[lo] == rid else -1
 
     def read(self, rid):
-        """(topic, payload, retain) of a pending record; the views are valid until the next call."""
+        """(topic, payload, retain) of a pending record; payload is a view, valid until the next call."""
         i = self._index(rid)
         if i < 0:
             raise KeyError(rid)
@@ -126,7 +126,7 @@ class Outbox:
         self._read_at(self._offs[i], mv[:n])
         tl = (mv[_REC + 6] << 8) | mv[_REC + 7]
         t0 = _REC + _PUB_FIXED
-        return mv[t0:t0 + tl], mv[t0 + tl:n], bool(mv[_REC + 1] & 1)
+        return bytes(mv[t0:t0 + tl]), mv[t0 + tl:n], bool(mv[_REC + 1] & 1)
 
     def stats(self):
         return {"pending": len(self._ids), "next_id": self.next_id, "dropped": self.dropped,
