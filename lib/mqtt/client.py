@@ -8,7 +8,13 @@
 Every network wait has a deadline (`timeout`, seconds); a wait that is part of the protocol (CONNACK,
 PUBACK, SUBACK) raises MQTTTimeout when it passes. Any error closes the socket before it propagates,
 so a caller that reconnects never leaks one. Keepalive runs inside check_msg / wait_msg / ping.
+
+Reads wait in select.poll and then read without blocking; they never rely on a socket timeout. On
+MicroPython a blocking `readinto` fills the whole buffer, and when a timeout strikes after part of it
+arrived the bytes are consumed but their count is lost (ETIMEDOUT is raised instead), which would
+cut a TLS record in two. Writes block with the timeout: a write that times out ends the connection.
 """
+import select
 import socket
 
 from mqtt import codec as C
@@ -66,8 +72,11 @@ class MQTTClient:
         self.keepalive = keepalive
         self.session = Session(client_id, keepalive, clean_session, user, password, None, max_packet,
                                max_inflight)
-        self.sock = None
+        self.sock = None     # what MQTT bytes go through: the TLS socket, or the TCP socket itself
+        self._raw = None     # the TCP socket underneath (polled for readability)
+        self._poller = None
         self.cb = None
+        self._readinto = None
         self._rx = bytearray(rx_buffer)
         self._tmo = -1.0
         self._acks = []   # acks and replies that arrived while waiting for something else
@@ -93,6 +102,7 @@ class MQTTClient:
             raw = self._open_socket(t)
             self._tmo = t
             self.sock = self._wrap(raw)
+            self._raw = raw
             raw = None
             self.session.start(ticks_ms(), clean_session)
             self._flush()
@@ -143,11 +153,14 @@ class MQTTClient:
     def close(self):
         """Close the transport (no DISCONNECT: the will is published). Safe to call twice."""
         s = self.sock
-        self.sock = None
+        raw = self._raw
+        self.sock = self._raw = self._poller = None
         self._acks = []
         self.session.connection_lost()
         if s is not None:
             _close_quietly(s)
+        if raw is not None and raw is not s:
+            _close_quietly(raw)
 
     # ---- transport ------------------------------------------------------------------------------
     def _open_socket(self, timeout):
@@ -156,12 +169,18 @@ class MQTTClient:
     def _wrap(self, raw):
         ssl = self.ssl
         if not ssl:
+            # A plain socket's readinto without blocking returns what is there, as recv_into does.
+            self._readinto = getattr(raw, "readinto", None)
             return raw
+        self._readinto = None
         host = self.server_hostname or self.server
         if ssl is True:  # umqtt 1.3 style: module-level wrap_socket with ssl_params
             import tls13
-            return tls13.wrap_socket(raw, server_hostname=host, **self.ssl_params)
-        return ssl.wrap_socket(raw, server_hostname=host)
+            s = tls13.wrap_socket(raw, server_hostname=host, **self.ssl_params)
+        else:
+            s = ssl.wrap_socket(raw, server_hostname=host)
+        self._readinto = getattr(s, "readinto", None)
+        return s
 
     def _settimeout(self, seconds):
         if seconds != self._tmo:
@@ -184,25 +203,36 @@ class MQTTClient:
                     mv = mv[n or 0:]
 
     def _read(self, timeout_ms):
-        """Read once, waiting up to timeout_ms; returns the session's events ([] when quiet)."""
-        if self.sock is None:
-            raise ConnectionLost("not connected")
-        self._settimeout(timeout_ms / 1000 if timeout_ms > 0 else 0)
+        """Wait up to timeout_ms for input and read what is there; returns the session's events
+        ([] when nothing complete arrived)."""
         s = self.sock
+        if s is None:
+            raise ConnectionLost("not connected")
+        pending = getattr(s, "pending", None)
+        if not (pending is not None and pending()):
+            if not self._wait_readable(max(timeout_ms, 0)):
+                return []
+        self._settimeout(0)
         try:
-            if hasattr(s, "readinto"):
-                n = s.readinto(self._rx)
+            if self._readinto is not None:
+                n = self._readinto(self._rx)
             else:
                 n = s.recv_into(self._rx)
         except OSError as e:
-            if _is_timeout(e) or _would_block(e):
+            if _would_block(e):
                 return []
             raise
         if n is None:
-            return []
+            return []  # part of a TLS record: the rest is still on its way
         if n == 0:
             raise ConnectionLost("the broker closed the connection")
         return self.session.receive(memoryview(self._rx)[:n])
+
+    def _wait_readable(self, timeout_ms):
+        if self._poller is None:
+            self._poller = select.poll()
+            self._poller.register(self._raw, select.POLLIN)
+        return bool(self._poller.poll(timeout_ms))
 
     def _poll(self, timeout_ms):
         """One read (keepalive first, so a quiet wait never outlives it); hands messages to the

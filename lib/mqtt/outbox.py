@@ -4,7 +4,8 @@
     rid = ob.append(b"devices/d1/t", b'{"t":21.5}')   # on flash before it returns
     ...after the PUBACK for rid:  ob.ack(rid); ob.flush_acks()
 
-File: a 20-byte header (magic, version, the next record id, the drop count, CRC-32), then records,
+File: a 20-byte header (magic, version, the next record id at the time it was written, the drop
+count, CRC-32), then records,
 each `length:u16 crc32:u32 body`:
     PUB   1, flags:u8 (bit 0 retain), id:u32, topic_len:u16, topic, payload
     ACK   2, id:u32 ...              (records that got their PUBACK)
@@ -361,9 +362,10 @@ class Outbox:
             if blen < _PUB_FIXED + 1:
                 return False
             rid = struct.unpack_from(">I", self._buf, _REC + 2)[0]
-            if rid < self.next_id:
+            if self._ids and rid <= self._ids[-1]:
                 return False  # ids only grow: this is not a record we wrote here
-            self.next_id = rid + 1
+            if rid >= self.next_id:
+                self.next_id = rid + 1
             self._ids.append(rid)
             self._offs.append(pos)
             self._sizes.append(_REC + blen)

@@ -73,6 +73,7 @@ class RobustClient:
             client.set_callback(on_message)
         self.subs = []
         self.last_error = None
+        self.errors = []         # the last few failures, oldest first
         self.stats = {"connects": 0, "connect_failures": 0, "links_lost": 0, "sent": 0, "resent": 0,
                       "acked": 0, "qos0_dropped": 0}
         self._next_try = clock()
@@ -140,8 +141,14 @@ class RobustClient:
         except (OSError, MQTTError) as e:
             self._lost(e)
 
-    def _lost(self, e):
+    def _note(self, e):
         self.last_error = "%s: %s" % (type(e).__name__, e)
+        self.errors.append(self.last_error)
+        if len(self.errors) > 8:
+            self.errors.pop(0)
+
+    def _lost(self, e):
+        self._note(e)
         self.client.close()
         self.stats["links_lost"] += 1
         self._schedule()
@@ -156,7 +163,7 @@ class RobustClient:
             for topic, qos in self.subs:
                 c.subscribe(topic, qos)
         except (OSError, MQTTError) as e:
-            self.last_error = "%s: %s" % (type(e).__name__, e)
+            self._note(e)
             c.close()
             self.stats["connect_failures"] += 1
             self._schedule()

@@ -9,6 +9,10 @@ try:
 except (ImportError, AttributeError):
     _Base = object
 
+# MicroPython streams in blocking mode read until the count is met or EOF (umqtt.simple relies on it:
+# `sock.read(n)` returns n bytes); CPython's SSLSocket.read returns what one record gives.
+_FILL_READS = sys.implementation.name == "micropython"
+
 _IPPROTO_TCP = 6
 _TCP_NODELAY = 1
 
@@ -110,6 +114,19 @@ class SSLSocket(_Base):
 
     # ---- reading ---------------------------------------------------------------------------
     def readinto(self, buf, nbytes=None):
+        want = len(buf) if nbytes is None else min(nbytes, len(buf))
+        if not (_FILL_READS and self._blocking) or want <= 1:
+            return self._readinto_some(buf, want)
+        mv = memoryview(buf)
+        got = 0
+        while got < want:
+            k = self._readinto_some(mv[got:want], want - got)
+            if not k:
+                break
+            got += k
+        return got
+
+    def _readinto_some(self, buf, nbytes=None):
         conn = self._conn
         self._flush()
         while True:
@@ -141,13 +158,14 @@ class SSLSocket(_Base):
         return bytes(buf[:k]) if k < n else bytes(buf)
 
     def recv(self, n):
-        r = self.read(n)
-        if r is None:
+        buf = bytearray(n)
+        k = self._readinto_some(buf, n)  # socket semantics: whatever is there, at most n
+        if k is None:
             raise OSError(11, "EAGAIN")
-        return r
+        return bytes(buf[:k])
 
     def recv_into(self, buf, nbytes=0):
-        k = self.readinto(buf, nbytes or None)
+        k = self._readinto_some(buf, nbytes or None)
         if k is None:
             raise OSError(11, "EAGAIN")
         return k

@@ -59,7 +59,7 @@ def echo(port, cafile, cert=None, key=None, line="hello mtls", timeout=10):
         ss.write(line.encode() + b"\n")
         got = b""
         while not got.endswith(b"\n"):
-            chunk = ss.read(256)
+            chunk = ss.recv(256)
             if not chunk:
                 break
             got += chunk
@@ -85,7 +85,7 @@ def connect(port, cafile, session=None, psk_ke=False, early=None, payload="", re
             if rev:
                 got = b""
                 while not got.endswith(b"\n"):
-                    chunk = ss.read(256)
+                    chunk = ss.recv(256)
                     if not chunk:
                         break
                     got += chunk

@@ -179,7 +179,7 @@ def session(port, cafile, host="127.0.0.1", server_hostname="localhost", suites=
         if close_line or read_to_end:
             if close_line:
                 s.write(b"CLOSE\n")
-            n = s.readinto(inbuf)
+            n = s.recv_into(inbuf)
             if n != 0:
                 raise OSError("expected the end of the stream after CLOSE, read %r" % (n,))
             peer_close = "close_notify" if conn.peer_closed else "eof"
@@ -216,7 +216,7 @@ def _event(e):
 
 
 def _read_some(s, buf, h):
-    n = s.readinto(buf)
+    n = s.recv_into(buf)  # what has arrived (readinto on MicroPython waits to fill the buffer)
     if not n:
         raise OSError("peer closed the connection mid-transfer (readinto -> %r)" % (n,))
     h.update(memoryview(buf)[:n])

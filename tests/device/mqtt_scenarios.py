@@ -1,0 +1,223 @@
+"""MQTT client scenarios, the same code on CPython and on the MicroPython VM.
+
+Host tests (tests/test_mqtt_*.py) start mosquitto, then run these in-process, through
+vmbench.call_on_vm, or as a killable process (mqtt_harness.DeviceProc). Each returns a JSON-able dict
+of what the device saw; the host judges it. Nothing here asserts.
+"""
+import gc
+import os
+import sys
+
+import tls13.bufpool
+
+# The record buffers come first, while the heap is still in one piece (as firmware does).
+tls13.bufpool.reserve()
+
+import tls13  # noqa: E402
+from mqtt.client import MQTTClient  # noqa: E402
+from mqtt.outbox import Outbox  # noqa: E402
+from mqtt.robust import Backoff, RobustClient  # noqa: E402
+
+# Stands for a board with the TLS stack frozen into flash: the board's heap plus the stack's resident
+# size on the VM (see vmbench.STACK_MODULES).
+STACK = True
+
+IS_MICROPYTHON = sys.implementation.name == "micropython"
+SUITES = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256"
+
+try:
+    from time import sleep_ms, ticks_diff, ticks_ms
+except ImportError:
+    import time
+
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def sleep_ms(ms):
+        time.sleep(ms / 1000)
+
+
+def make_context(cafile, certfile=None, keyfile=None, suites=SUITES):
+    ctx = tls13.SSLContext(tls13.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile=cafile)
+    if suites:
+        ctx.set_ciphers(suites)
+    if certfile:
+        ctx.load_cert_chain(certfile, keyfile)
+    return ctx
+
+
+def fd_count():
+    """Open file descriptors of this process (Linux), or None where that cannot be seen."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None
+
+
+def _mem():
+    if IS_MICROPYTHON:
+        gc.collect()
+        return gc.mem_alloc()
+    return None
+
+
+def basic(port, cafile=None, tls=False, certfile=None, keyfile=None, client_id="dev-basic",
+          prefix="test/basic", host="127.0.0.1", server_hostname="localhost", extra_topics=(),
+          timeout=10):
+    """Connect, subscribe to prefix/#, publish QoS 0, 1 and 2 to it and read them back, ping,
+    unsubscribe; publish QoS 1 to extra_topics (an ACL test sees whether they arrive)."""
+    mem0 = _mem()
+    ctx = make_context(cafile, certfile, keyfile) if tls else None
+    got = []
+    c = MQTTClient(client_id, host, port, ssl=ctx, server_hostname=server_hostname, keepalive=30,
+                   timeout=timeout)
+    c.set_callback(lambda t, m: got.append([bytes(t).decode(), bytes(m).decode()]))
+    t0 = ticks_ms()
+    sp = c.connect()
+    t_conn = ticks_diff(ticks_ms(), t0)
+    out = {"runtime": sys.implementation.name, "session_present": sp, "connect_ms": t_conn}
+    if tls:
+        out["version"] = c.sock.version()
+        out["cipher"] = c.sock.cipher()[0]
+    out["granted"] = c.subscribe(prefix + "/#", 2)
+    c.publish(prefix + "/q0", b"zero", qos=0)
+    c.publish(prefix + "/q1", b"one", qos=1)
+    c.publish(prefix + "/q2", b"two", qos=2)
+    for t in extra_topics:
+        c.publish(t, b"extra", qos=1)
+    deadline = ticks_ms() + timeout * 1000
+    while len(got) < 3 and ticks_diff(deadline, ticks_ms()) > 0:
+        c.wait_msg(0.5)
+    c.ping()
+    c.wait_msg(0.3)
+    out["ping_ok"] = c.session.ping_outstanding is False
+    c.unsubscribe(prefix + "/#")
+    c.publish(prefix + "/after-unsubscribe", b"late", qos=1)
+    c.wait_msg(0.3)
+    out["received"] = sorted(got)
+    out["heap_in_use"] = _mem()
+    out["heap_before"] = mem0
+    c.disconnect()
+    out["closed"] = c.sock is None
+    return out
+
+
+def connect_fails(port, cafile=None, tls=False, certfile=None, keyfile=None, host="127.0.0.1",
+                  server_hostname="localhost", user=None, password=None, client_id="dev-fail",
+                  attempts=5, timeout=5):
+    """Connect attempts that should fail: the error each raised, and whether descriptors leaked."""
+    ctx = make_context(cafile, certfile, keyfile) if tls else None
+    c = MQTTClient(client_id, host, port, ssl=ctx, server_hostname=server_hostname, user=user,
+                   password=password, timeout=timeout)
+    errors = []
+    fds0 = fd_count()
+    for _ in range(attempts):
+        try:
+            c.connect()
+            errors.append("connected")
+            c.disconnect()
+        except Exception as e:  # the host checks the type
+            errors.append(type(e).__name__ + ": " + str(e))
+        gc.collect()
+    return {"errors": errors, "fds_before": fds0, "fds_after": fd_count(), "sock_none": c.sock is None}
+
+
+class TornOpener:
+    """Opens outbox files through a wrapper that, once armed, writes only the first half of the next
+    PUB record, flushes it, says so on stdout and waits there to be killed."""
+
+    def __init__(self):
+        self.armed = False
+
+    def __call__(self, path, mode):
+        return _TornFile(open(path, mode), self)
+
+
+class _TornFile:
+    def __init__(self, f, owner):
+        self._f = f
+        self._o = owner
+
+    def write(self, data):
+        if self._o.armed and len(data) > 7 and data[6] == 1:
+            half = len(data) // 2
+            self._f.write(memoryview(data)[:half])
+            self._f.flush()
+            print("TORN-WINDOW wrote %d of %d bytes" % (half, len(data)))
+            sleep_ms(60000)
+        return self._f.write(data)
+
+    def seek(self, *a):
+        return self._f.seek(*a)
+
+    def readinto(self, b):
+        return self._f.readinto(b)
+
+    def flush(self):
+        return self._f.flush()
+
+    def close(self):
+        return self._f.close()
+
+
+def telemetry(port, count, outbox_path, topic="test/seq", tls=False, cafile=None, host="127.0.0.1",
+              server_hostname="localhost", client_id="dev-telemetry", keepalive=5, timeout=5,
+              backlog=100, payload=100, torn_at=None, fresh=False, deadline_s=150, first_ms=100,
+              max_ms=1000, max_inflight=16, progress_every=0):
+    """Publish sequence numbers 0..count-1 at QoS 1 through the durable outbox and the supervisor,
+    keeping at most `backlog` records unacknowledged, until all are acknowledged. The sequence
+    number is the outbox record id, so a restarted device carries on where its outbox left off."""
+    if fresh:
+        for p in (outbox_path, outbox_path + ".new"):
+            try:
+                os.remove(p)
+            except OSError:
+                pass
+    mem0 = _mem()
+    opener = TornOpener() if torn_at is not None else open
+    ob = Outbox(outbox_path, max_records=backlog + 16, max_bytes=(backlog + 16) * (payload + 40),
+                opener=opener)
+    recovered = ob.stats()
+    ctx = make_context(cafile) if tls else None
+    c = MQTTClient(client_id, host, port, ssl=ctx, server_hostname=server_hostname, keepalive=keepalive,
+                   timeout=timeout, max_inflight=max_inflight)
+    sup = RobustClient(c, ob, Backoff(first_ms, max_ms))
+    body = bytearray(payload)
+    for i in range(8, payload):
+        body[i] = 97 + i % 26
+    t0 = ticks_ms()
+    start_seq = ob.next_id
+    heap_peak = 0
+    last_progress = 0
+    while True:
+        seq = ob.next_id
+        if seq < count and len(ob) < backlog:
+            body[0:8] = b"%08d" % seq
+            if torn_at is not None and seq == torn_at:
+                opener.armed = True
+            sup.publish(topic, body, 1)
+            sup.pump(0)
+        elif seq >= count and not len(ob):
+            break
+        else:
+            sup.pump(50)
+        if progress_every and sup.stats["acked"] - last_progress >= progress_every:
+            last_progress = sup.stats["acked"]
+            print("PROGRESS acked=%d" % last_progress)
+        if ticks_diff(ticks_ms(), t0) > deadline_s * 1000:
+            raise OSError("telemetry run exceeded %d s: %s, last error %s" % (deadline_s, sup.stats, sup.last_error))
+        if IS_MICROPYTHON and seq % 64 == 0:
+            m = _mem()
+            heap_peak = max(heap_peak, m)
+    elapsed = ticks_diff(ticks_ms(), t0)
+    heap_end = _mem()
+    sup.disconnect()
+    out = {"runtime": sys.implementation.name, "start_seq": start_seq, "elapsed_ms": elapsed,
+           "stats": sup.stats, "outbox": ob.stats(), "recovered": recovered, "last_error": sup.last_error,
+           "heap_before": mem0, "heap_end": heap_end, "heap_peak": heap_peak}
+    ob.close()
+    return out
