@@ -9,7 +9,7 @@ buffers from here and give them back when closed.
     tls13.bufpool.reserve()            # one 16 KB receive buffer + one send buffer
 """
 RX_FULL = 5 + 16384 + 256       # header + largest TLS 1.3 ciphertext
-TX_DEFAULT = 5 + 4096 + 1 + 16  # header + default send record + content type + tag
+TX_DEFAULT = 5 + 2048 + 1 + 16  # header + default send record + content type + tag
 
 _free = []
 

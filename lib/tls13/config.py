@@ -20,10 +20,11 @@ class ClientConfig:
         self.alpn_protocols = []          # list of bytes
         self.max_fragment_length = None   # 512 | 1024 | 2048 | 4096 (RFC 6066)
         self.record_size_limit = None     # RFC 8449, plaintext bytes we can receive
-        self.max_send_record = 4096       # our own records' payload (smaller keeps the send buffer small)
+        self.max_send_record = 2048       # payload of our own records (a smaller send buffer)
         self.record_padding = 0           # pad inner plaintext to a multiple of this
         self.psk_modes = [PSK_DHE_KE]
         self.allow_psk_ke = False
+        self.keep_tickets = 1             # NewSessionTickets kept (newest first to go stale last)
         self.compat_mode = True           # legacy_session_id + dummy CCS (middlebox compatibility)
         self.fixed_x25519 = None          # (private, public) for reproducing test traces only
         self.fixed_client_hello = None    # a published ClientHello to replay (test traces only)

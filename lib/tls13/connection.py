@@ -175,6 +175,14 @@ class ClientConnection:
         self.writer.buf = bytearray(0)
         self.app = None
 
+    def event(self, *ev):
+        """Record something the application may want to see; only the last few are kept, so a
+        long-lived connection does not grow."""
+        evs = self.events
+        evs.append(ev)
+        if len(evs) > 8:
+            evs.pop(0)
+
     def key_update(self, request_peer=True):
         self._check_writable()
         from tls13.handshake import send_key_update

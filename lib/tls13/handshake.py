@@ -320,7 +320,7 @@ class ExpectFinished:
         conn.keys.secret = None  # the master secret is not needed past this point
         conn.c_ap, conn.s_ap = c_ap, s_ap
         conn.handshake_complete = True
-        conn.events.append(("handshake_complete",))
+        conn.event("handshake_complete")
         return Connected()
 
 
@@ -338,7 +338,7 @@ class Connected:
             conn.require_record_boundary()
             conn.s_ap = conn.keys.next_traffic_secret(conn.s_ap)
             conn.install_read_keys(conn.s_ap)
-            conn.events.append(("key_update", body[0]))
+            conn.event("key_update", body[0])
             if body[0] == 1 and not conn.local_closed:
                 send_key_update(conn, False)
             return self

@@ -86,9 +86,9 @@ def on_new_session_ticket(conn, body):
     s = Session(conn.suite, psk, bytes(ticket), lifetime, age_add, int(conn.clock()),
                 conn.server_name, max_early, conn.alpn)
     conn.tickets.append(s)
-    if len(conn.tickets) > 2:
-        conn.tickets.pop(0)  # the newest two are enough; each holds ~300 bytes
-    conn.events.append(("ticket", s))
+    if len(conn.tickets) > conn.cfg.keep_tickets:
+        conn.tickets.pop(0)  # each holds ~300 bytes; the newest is the one to resume with
+    conn.event("ticket", s)
 
 
 class Offer:

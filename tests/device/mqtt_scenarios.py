@@ -167,10 +167,11 @@ class _TornFile:
 def telemetry(port, count, outbox_path, topic="test/seq", tls=False, cafile=None, host="127.0.0.1",
               server_hostname="localhost", client_id="dev-telemetry", keepalive=5, timeout=5,
               backlog=100, payload=100, torn_at=None, fresh=False, deadline_s=150, first_ms=100,
-              max_ms=1000, max_inflight=16, progress_every=0):
+              max_ms=1000, max_inflight=16, progress_every=0, interval_ms=0):
     """Publish sequence numbers 0..count-1 at QoS 1 through the durable outbox and the supervisor,
     keeping at most `backlog` records unacknowledged, until all are acknowledged. The sequence
-    number is the outbox record id, so a restarted device carries on where its outbox left off."""
+    number is the outbox record id, so a restarted device carries on where its outbox left off.
+    interval_ms paces the publishes (so that faults injected by the host land mid-run)."""
     if fresh:
         for p in (outbox_path, outbox_path + ".new"):
             try:
@@ -201,6 +202,8 @@ def telemetry(port, count, outbox_path, topic="test/seq", tls=False, cafile=None
                 opener.armed = True
             sup.publish(topic, body, 1)
             sup.pump(0)
+            if interval_ms:
+                sleep_ms(interval_ms)
         elif seq >= count and not len(ob):
             break
         else:
@@ -217,7 +220,42 @@ def telemetry(port, count, outbox_path, topic="test/seq", tls=False, cafile=None
     heap_end = _mem()
     sup.disconnect()
     out = {"runtime": sys.implementation.name, "start_seq": start_seq, "elapsed_ms": elapsed,
-           "stats": sup.stats, "outbox": ob.stats(), "recovered": recovered, "last_error": sup.last_error,
+           "stats": sup.stats, "outbox": ob.stats(), "recovered": recovered, "errors": sup.errors,
            "heap_before": mem0, "heap_end": heap_end, "heap_peak": heap_peak}
     ob.close()
     return out
+
+
+def async_basic(port, cafile=None, tls=False, prefix="test/async", client_id="dev-async",
+                host="127.0.0.1", server_hostname="localhost", keepalive=2, idle_s=3, timeout=10):
+    """The asyncio client: concurrent QoS 0/1/2 publishes looped back through a subscription, then
+    idle past 1.5x keepalive (pings keep it alive), one more round trip, disconnect."""
+    try:
+        import asyncio
+    except ImportError:
+        import uasyncio as asyncio
+    from mqtt.aclient import MQTTAsyncClient
+
+    async def main():
+        ctx = make_context(cafile) if tls else None
+        c = MQTTAsyncClient(client_id, host, port, ssl=ctx, server_hostname=server_hostname,
+                            keepalive=keepalive, timeout=timeout)
+        out = {"runtime": sys.implementation.name, "session_present": await c.connect()}
+        out["granted"] = await c.subscribe(prefix + "/#", 2)
+        await asyncio.gather(c.publish(prefix + "/q0", b"zero", 0), c.publish(prefix + "/q1", b"one", 1),
+                             c.publish(prefix + "/q2", b"two", 2))
+        got = []
+        for _ in range(3):
+            t, m = await c.next_message(5)
+            got.append([bytes(t).decode(), bytes(m).decode()])
+        await asyncio.sleep(idle_s)
+        out["alive_after_idle"] = c.is_connected()
+        await c.publish(prefix + "/late", b"late", 1)
+        t, m = await c.next_message(5)
+        got.append([bytes(t).decode(), bytes(m).decode()])
+        out["received"] = sorted(got)
+        await c.disconnect()
+        out["error"] = None if c.error is None else repr(c.error)
+        return out
+
+    return asyncio.run(main())

@@ -20,7 +20,7 @@ from tls13.crypto import aes
 from tls13.crypto.ct import bytes_eq
 from tls13.crypto.errors import InvalidTag
 
-BATCH = 32  # counter blocks per ECB call: 2 x 512 bytes of buffers per AESGCM object
+BATCH = 8  # counter blocks per ECB call: 2 x 128 bytes of buffers per AESGCM object (32 gains ~5% speed for 0.8 KB)
 _MAX_DATA = (1 << 36) - 32  # SP 800-38D limit on plaintext length for one nonce
 
 
