@@ -50,12 +50,20 @@ def start_handshake(conn):
 
 
 def _start_fixed(conn):
-    # Replays a published ClientHello (RFC 8448 traces) with its key pair; test use only.
+    # Replays a published ClientHello (RFC 8448 traces) with its key pair; test use only. With a
+    # session, the binder is recomputed by our code (so the trace checks it) and early data follows.
     ch = bytes(conn.cfg.fixed_client_hello)
     conn.client_random = ch[6:38]
     conn.session_id = ch[39:39 + ch[38]]
+    offer = None
+    if conn.session is not None:
+        from tls13.resumption import Offer
+        offer = Offer(conn, conn.session)
+        ch = offer.bind(ch)
     conn.queue_handshake(ch)
-    conn.state = ExpectServerHello({H.GROUP_X25519: _key_share(conn, H.GROUP_X25519)}, ch, None, hrr=False)
+    if offer is not None and offer.early_data is not None:
+        offer.send_early_data(conn, ch)
+    conn.state = ExpectServerHello({H.GROUP_X25519: _key_share(conn, H.GROUP_X25519)}, ch, offer, hrr=False)
 
 
 def _send_client_hello(conn, shares, cookie, offer):

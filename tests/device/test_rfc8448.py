@@ -104,3 +104,43 @@ def test_section3_byte_by_byte():
     check(conn.handshake_complete)
     eq(bytes(conn.data_to_send()), client[1], "client Finished record")
     conn.release()
+
+
+def test_section4_resumed_0rtt_byte_for_byte():
+    """Section 4: resumption with the section 3 ticket, a PSK binder computed by our code, 0-RTT
+    application data, EndOfEarlyData and the client Finished, all equal to the trace."""
+    from tls13.resumption import Session
+    cfg = ClientConfig()
+    cfg.compat_mode = False
+    cfg.record_size_limit = 16384
+    # the truncated ClientHello plus an empty binder: our code computes the binder
+    cfg.fixed_client_hello = (rfc8448.find(4, "client", "construct a ClientHello", "ClientHello")
+                              + b"\x00\x21\x20" + bytes(32))
+    cfg.fixed_x25519 = (rfc8448.find(4, "client", "create an ephemeral", "private key"),
+                        rfc8448.find(4, "client", "create an ephemeral", "public key"))
+    cfg.verifier = lambda conn, certs: None  # a resumed handshake has no Certificate
+    psk = rfc8448.find(3, "server", "generate resumption secret", "expanded")
+    nst = rfc8448.find(3, "server", "construct a NewSessionTicket", "NewSessionTicket")
+    ticket = nst[4 + 4 + 4 + 1 + nst[12] + 2:][:0xb2]
+    session = Session(0x1301, psk, ticket, 30, 0, TRACE_TIME, "server", 0x400)
+    client = [d for _, d in rfc8448.records(4, "client")]
+    server = [d for _, d in rfc8448.records(4, "server")]
+    conn = ClientConnection(cfg, "server", urandom=lambda n: bytes(n), clock=lambda: TRACE_TIME,
+                            session=session, early_data=bytes.fromhex("414243444546"))
+    conn.start()
+    eq(bytes(conn.data_to_send()), client[0] + client[1], "ClientHello with our binder, then 0-RTT data")
+    conn.receive(server[0])
+    check(conn.session_reused, "PSK accepted")
+    conn.receive(server[1])
+    check(conn.handshake_complete and conn.early_data_accepted, "handshake with early data")
+    eq(bytes(conn.data_to_send()), client[2] + client[3], "EndOfEarlyData and Finished records")
+    conn.send(bytes(range(50)))
+    eq(bytes(conn.data_to_send()), client[4], "application data record")
+    conn.receive(server[2])
+    buf = bytearray(64)
+    eq(bytes(buf[:conn.read_into(buf)]), bytes(range(50)))
+    conn.close()
+    eq(bytes(conn.data_to_send()), client[5], "close_notify record")
+    conn.receive(server[3])
+    check(conn.peer_closed)
+    conn.release()
