@@ -2,6 +2,12 @@
 #   make setup   create .venv, install pinned Python packages and the Debian packages the tests use
 #   make test    setup, then the whole suite (CPython + the MicroPython VM)
 #   make bench   crypto benchmarks on both runtimes (not part of the tests)
+#   make demo    setup, then mosquitto (TLS 1.3 + mTLS) and two emulated boards for DEMO_SECONDS (30)
+#   make build BOARD=esp32                       .mpy files and firmware for a board into build/<board>
+#   make deploy BOARD=esp32 PORT=/dev/ttyUSB0    build, copy to the board with mpremote, verify by hash
+#                [CONFIG=config.json] [SECRETS=secrets.json] [PKI=build/pki] [DEVICE=device-001]
+#                [DEPLOY_ARGS=--no-lib]  (boards flashed with firmware/manifest.py's frozen library)
+#   make check   static checks only: ruff, lib/ + firmware/ against the esp32 and rp2 stubs (make test runs them too)
 
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
@@ -9,7 +15,16 @@ PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.setup-stamp
 APT_PKGS := mosquitto mosquitto-clients openssl gnutls-bin socat
 
-.PHONY: setup test test-fast bench clean
+.PHONY: setup test test-fast bench clean check demo build deploy
+
+BOARD   ?= esp32
+PORT    ?=
+CONFIG  ?= config.json
+SECRETS ?= secrets.json
+PKI     ?= build/pki
+DEVICE  ?= device-001
+DEMO_ARGS ?=
+DEPLOY_ARGS ?=
 
 setup: $(STAMP) apt
 .PHONY: apt
@@ -37,8 +52,22 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -q -x tests -m "not slow"
 
+check: setup
+	$(PY) -m host_tools.cli check
+
 bench: setup
 	$(PY) host_tools/bench_crypto.py
+
+demo: setup
+	$(VENV)/bin/mptls demo $(DEMO_ARGS)
+
+build: setup
+	$(VENV)/bin/mptls build --board $(BOARD)
+
+deploy: setup
+	@test -n "$(PORT)" || { echo "usage: make deploy BOARD=esp32 PORT=/dev/ttyUSB0 [CONFIG=config.json] [SECRETS=secrets.json] [PKI=build/pki] [DEVICE=device-001]"; exit 2; }
+	$(VENV)/bin/mptls deploy --board $(BOARD) --port $(PORT) --config $(CONFIG) \
+	  $(if $(wildcard $(SECRETS)),--secrets $(SECRETS)) --pki $(PKI) --device $(DEVICE) --reset $(DEPLOY_ARGS)
 
 clean:
 	rm -rf build .pytest_cache

@@ -10,7 +10,6 @@ import pytest
 import mqtt_harness as H
 import peers
 import pki as pki_mod
-import vmbench
 
 RUNTIMES = ("cpython", "vm")
 
@@ -24,7 +23,7 @@ def pki():
 
 @pytest.fixture(scope="module")
 def broker(pki):
-    with H.Mosquitto(pki, tls12=True) as br:
+    with H.Mosquitto(pki) as br:
         yield br
 
 
@@ -47,7 +46,7 @@ def run(runtime, fn, broker=None, timeout=60, **kw):
             import mqtt_scenarios
             with deadline(timeout):
                 return getattr(mqtt_scenarios, fn)(**kw)
-        return vmbench.call_on_vm("mqtt_scenarios", fn, heap_kb=H.device_heap_kb(), timeout=timeout, **kw)
+        return H.call("vm", "mqtt_scenarios", fn, timeout=timeout, **kw)
     except Exception as e:
         detail = getattr(e, "output", None) or "%s: %s" % (type(e).__name__, e)
         log = broker.log() if broker is not None else ""
@@ -109,6 +108,7 @@ def test_mtls_identity_is_the_username(broker, pki, runtime):
     # the certificate's CN, so the spoofed topic was dropped (QoS 1 still gets its PUBACK).
     assert prefix + "/q1" in topics
     assert not [t for t in topics if t.startswith("devices/device-002/")]
+    assert len(r["extra_results"]) == 1  # PUBACK, or mosquitto hung up (it may do either)
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -123,27 +123,24 @@ def test_mtls_rejects_without_a_trusted_certificate(broker, pki, runtime, who):
             attempts=3, **kw)
     assert all(e != "connected" for e in r["errors"]), r
     if who == "no-certificate":
-        assert all("certificate_required" in e for e in r["errors"]), r
-    assert r["fds_after"] == r["fds_before"], "sockets leaked: %r" % r
+        # The TLS 1.3 handshake completes, then the broker sends certificate_required and closes;
+        # when our CONNECT is already on its way the broker's kernel answers it with a reset, which
+        # discards the alert before the client reads it: which of the two the client sees is a race.
+        assert all("certificate_required" in e or "reset" in e.lower() or "104" in e or "pipe" in e.lower()
+                   or "32" in e for e in r["errors"]), r
+    assert r["fds_after"] <= r["fds_before"], "sockets leaked: %r" % r
     assert r["sock_none"]
-
-
-@pytest.mark.parametrize("runtime", RUNTIMES)
-def test_tls12_only_broker_is_refused_with_protocol_version(broker, pki, runtime):
-    r = run(runtime, "connect_fails", broker, port=broker.tls12_port, cafile=pki["ca"], tls=True, attempts=2)
-    assert all("protocol_version" in e for e in r["errors"]), r
-    assert r["fds_after"] == r["fds_before"]
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_failed_connects_leak_no_sockets(broker, pki, runtime):
     r = run(runtime, "connect_fails", broker, port=H._free_ports(1)[0], attempts=10)
     assert all("ECONNREFUSED" in e or "111" in e or "refused" in e.lower() for e in r["errors"]), r
-    assert r["fds_after"] == r["fds_before"]
+    assert r["fds_after"] <= r["fds_before"]
     r = run(runtime, "connect_fails", broker, port=broker.tls_port, cafile=pki["ca"], tls=True,
             server_hostname="not-the-broker.example", attempts=3)
     assert all("bad_certificate" in e or "certificate" in e for e in r["errors"]), r
-    assert r["fds_after"] == r["fds_before"]
+    assert r["fds_after"] <= r["fds_before"]
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -151,4 +148,4 @@ def test_connack_refusal_raises_not_authorized(pki, runtime):
     with H.Mosquitto(pki, extra="allow_anonymous false") as br:
         r = run(runtime, "connect_fails", br, port=br.port, attempts=2)
     assert all(e.startswith("NotAuthorized") for e in r["errors"]), r
-    assert r["fds_after"] == r["fds_before"]
+    assert r["fds_after"] <= r["fds_before"]

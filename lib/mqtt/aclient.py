@@ -55,6 +55,7 @@ class MQTTAsyncClient:
         self._connack = None
         self._msgs = []
         self._msg_event = asyncio.Event()
+        self._closing = False
         self.max_queued = 32   # messages kept for next_message() when no callback is set
 
     def set_callback(self, f):
@@ -67,6 +68,7 @@ class MQTTAsyncClient:
     async def connect(self, clean_session=None):
         self.close()
         self.error = None
+        self._closing = False
         try:
             await _wait_for(self._open(), self.timeout, "TCP/TLS connection")
             self._connack = _Waiter()
@@ -117,6 +119,7 @@ class MQTTAsyncClient:
         return self._msgs.pop(0)
 
     async def disconnect(self):
+        self._closing = True  # the broker hanging up now is what we asked for
         if self.is_connected():
             self.session.disconnect()
             try:
@@ -192,7 +195,7 @@ class MQTTAsyncClient:
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            self.close(e)
+            self.close(None if self._closing else e)
 
     def _dispatch(self, ev):
         kind = ev[0]

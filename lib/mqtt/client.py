@@ -19,7 +19,7 @@ import socket
 
 from mqtt import codec as C
 from mqtt.errors import ConnectionLost, MQTTTimeout, SubscribeRefused
-from mqtt.session import CONNECTED, Session, ticks_diff, ticks_ms
+from mqtt.session import CONNECTED, Session, ticks_add, ticks_diff, ticks_ms
 
 _IPPROTO_TCP = 6
 _TCP_NODELAY = 1
@@ -255,7 +255,7 @@ class MQTTClient:
         return events
 
     def _poll_dispatch(self, timeout_ms):
-        deadline = ticks_ms() + timeout_ms
+        deadline = ticks_add(ticks_ms(), timeout_ms)  # ticks wrap on boards
         n = 0
         while True:
             evs = self._poll(timeout_ms)
@@ -268,7 +268,7 @@ class MQTTClient:
 
     def _wait(self, kinds, pid, timeout):
         """Block until an event of one of kinds (with packet id pid) arrives; returns it."""
-        deadline = ticks_ms() + int(timeout * 1000)
+        deadline = ticks_add(ticks_ms(), int(timeout * 1000))
         while True:
             for i in range(len(self._acks)):
                 ev = self._acks[i]

@@ -21,7 +21,7 @@ import os
 
 from mqtt.errors import MQTTError
 from mqtt.outbox import MemoryOutbox
-from mqtt.session import ticks_diff, ticks_ms
+from mqtt.session import ticks_add, ticks_diff, ticks_ms
 
 # Outbox records use packet ids 1..0xFEFF (from their record id); subscriptions use the rest.
 _PID_SPAN = 0xFEFF
@@ -122,7 +122,7 @@ class RobustClient:
 
     def drain(self, timeout_ms):
         """Pump until the outbox is empty or timeout_ms passes; True when empty."""
-        deadline = self.clock() + timeout_ms
+        deadline = ticks_add(self.clock(), timeout_ms)
         while len(self.outbox):
             left = ticks_diff(deadline, self.clock())
             if left <= 0:
@@ -154,7 +154,7 @@ class RobustClient:
         self._schedule()
 
     def _schedule(self):
-        self._next_try = self.clock() + self.backoff.next_ms()
+        self._next_try = ticks_add(self.clock(), self.backoff.next_ms())
 
     def _connect(self):
         c = self.client

@@ -18,7 +18,7 @@ from mqtt import codec as C
 from mqtt.errors import REFUSALS, ConnectionLost, MQTTError, UnexpectedPacket
 
 try:
-    from time import ticks_diff, ticks_ms
+    from time import ticks_add, ticks_diff, ticks_ms
 except ImportError:
     import time
 
@@ -27,6 +27,9 @@ except ImportError:
 
     def ticks_diff(a, b):
         return a - b
+
+    def ticks_add(a, b):
+        return a + b
 
 DISCONNECTED = 0
 CONNECTING = 1

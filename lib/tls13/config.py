@@ -7,10 +7,23 @@ PSK_KE = 0
 PSK_DHE_KE = 1
 
 
+def default_suites():
+    """AES-128-GCM, ChaCha20-Poly1305, and AES-256-GCM-SHA384 only where hashlib has SHA-384: servers
+    pick by their own preference (mosquitto/OpenSSL choose the SHA-384 suite when offered), and the
+    pure-Python SHA-384 fallback costs tens of KB of heap and seconds of CPU on a board."""
+    suites = [K.TLS_AES_128_GCM_SHA256, K.TLS_CHACHA20_POLY1305_SHA256]
+    try:
+        import hashlib
+        if hasattr(hashlib, "sha384"):
+            suites.append(K.TLS_AES_256_GCM_SHA384)
+    except ImportError:
+        pass
+    return suites
+
+
 class ClientConfig:
     def __init__(self):
-        self.cipher_suites = [K.TLS_AES_128_GCM_SHA256, K.TLS_CHACHA20_POLY1305_SHA256,
-                              K.TLS_AES_256_GCM_SHA384]
+        self.cipher_suites = default_suites()
         # secp256r1 is supported (offered in supported_groups) but gets no key share up front: a
         # server that insists on it costs one HelloRetryRequest.
         self.groups = [H.GROUP_X25519, H.GROUP_SECP256R1]

@@ -174,9 +174,12 @@ class SSLSocket(_Base):
         return self._conn.app_pending()
 
     # ---- writing ---------------------------------------------------------------------------
-    def write(self, data):
+    def write(self, data, n=None):
+        """Send all of data (or its first n bytes: MicroPython's two-argument form)."""
         conn = self._conn
         mv = memoryview(data)
+        if n is not None:
+            mv = mv[:n]
         step = conn.max_record_payload()
         try:
             for i in range(0, len(mv), step):
