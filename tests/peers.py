@@ -12,6 +12,7 @@ RecordingProxy sits between client and server and parses the TLS record framing 
 ClientHellos and HelloRetryRequests (with their extension types, e.g. a cookie), CCS records, and the
 size of every record (max_fragment_length, record_size_limit, padding checks).
 """
+import contextlib
 import os
 import shutil
 import signal
@@ -385,3 +386,17 @@ class RecordingProxy:
 
     def __exit__(self, *exc):
         self.close()
+
+
+@contextlib.contextmanager
+def deadline(seconds):
+    """Interrupts an in-process client that stops making progress (SIGALRM, main thread)."""
+    def expired(*_):
+        raise TimeoutError("client scenario exceeded %d s" % seconds)
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

@@ -14,15 +14,14 @@ leg keeps to the one peer); the other scenarios move up to 256 KiB, most with a 
 KeyUpdate against it costs a second of wall time, not CPU.
 INTEROP_HEAP_KB=<n> runs the VM side under another heap cap (to find the floor).
 """
-import contextlib
 import json
 import os
-import signal
 import time
 
 import pytest
 
 import peers
+from peers import deadline
 import pki as pki_mod
 import tls_scenarios
 import vmbench
@@ -50,18 +49,6 @@ def _mpy():
     vmbench.build_mpy()
 
 
-@contextlib.contextmanager
-def deadline(seconds):
-    """Interrupts an in-process client that stops making progress (SIGALRM, main thread)."""
-    def expired(*_):
-        raise TimeoutError("client scenario exceeded %d s" % seconds)
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def run(runtime, peer, pki, port=None, heap_kb=VM_HEAP_KB, **kw):

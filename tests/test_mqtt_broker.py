@@ -1,14 +1,13 @@
 """MQTT against a real mosquitto on CPython and on the MicroPython VM: plain, TLS 1.3-only and mTLS
 listeners, the asyncio client, ACLs keyed on the device certificate's CN, refusals, and no socket
 leaks when connecting fails. Client code: tests/device/mqtt_scenarios.py."""
-import contextlib
-import signal
 import time
 
 import pytest
 
 import mqtt_harness as H
 import peers
+from peers import deadline
 import pki as pki_mod
 
 RUNTIMES = ("cpython", "vm")
@@ -27,17 +26,6 @@ def broker(pki):
         yield br
 
 
-@contextlib.contextmanager
-def deadline(seconds):
-    def expired(*_):
-        raise TimeoutError("scenario exceeded %d s" % seconds)
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def run(runtime, fn, broker=None, timeout=60, **kw):
