@@ -1,7 +1,9 @@
 # TLS 1.3 + MQTT for MicroPython: host-side entry points.
 #   make setup   create .venv, install pinned Python packages and the Debian packages the tests use
 #   make test    setup, then the whole suite (CPython + the MicroPython VM)
-#   make bench   crypto benchmarks on both runtimes (not part of the tests)
+#   make bench   the benchmark suite: figures beside their anchors -> build/bench/{results.md,results.json,
+#                handshake_heap.png} (not part of the tests; BENCH_ARGS="--rounds 5", "--quick", "--only tls,mqtt")
+#   make bench-crypto   crypto primitives on both runtimes
 #   make demo    setup, then mosquitto (TLS 1.3 + mTLS) and two emulated boards for DEMO_SECONDS (30)
 #   make build BOARD=esp32                       .mpy files and firmware for a board into build/<board>
 #   make deploy BOARD=esp32 PORT=/dev/ttyUSB0    build, copy to the board with mpremote, verify by hash
@@ -15,7 +17,7 @@ PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.setup-stamp
 APT_PKGS := mosquitto mosquitto-clients openssl gnutls-bin socat
 
-.PHONY: setup test test-fast bench clean check demo build deploy
+.PHONY: setup test test-fast bench bench-crypto clean check demo build deploy
 
 BOARD   ?= esp32
 PORT    ?=
@@ -25,6 +27,8 @@ PKI     ?= build/pki
 DEVICE  ?= device-001
 DEMO_ARGS ?=
 DEPLOY_ARGS ?=
+BENCH_ARGS ?=
+BENCH_STAMP := $(VENV)/.bench-stamp
 
 setup: $(STAMP) apt
 .PHONY: apt
@@ -55,7 +59,14 @@ test-fast: setup
 check: setup
 	$(PY) -m host_tools.cli check
 
-bench: setup
+$(BENCH_STAMP): requirements-bench.txt $(STAMP)
+	$(PIP) install -q --disable-pip-version-check -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)
+	$(PY) host_tools/bench.py $(BENCH_ARGS)
+
+bench-crypto: setup
 	$(PY) host_tools/bench_crypto.py
 
 demo: setup

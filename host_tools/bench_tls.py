@@ -20,22 +20,23 @@ import pki  # noqa: E402
 import vmbench  # noqa: E402
 
 
-def run(n, heap_kb, runtime="vm"):
-    paths = pki.ensure()
-    argv = ["openssl", "s_server", "-accept", "127.0.0.1:0", "-rev", "-allow_no_dhe_kex",
-            "-cert", paths["server-ec.crt"], "-key", paths["server-ec.key"]]  # TLS 1.2 and 1.3
-    with peers.Peer("bench-openssl", argv) as srv:
-        if runtime == "vm":
-            vmbench.build_mpy()
-            cmd = [vmbench.micropython_bin(), "-X", "heapsize=%dk" % heap_kb,
-                   os.path.join(ROOT, "host_tools", "bench_tls_device.py"), str(srv.port), paths["ca"], str(n)]
-            env = vmbench.vm_env()
-        else:
-            cmd = [sys.executable, os.path.join(ROOT, "host_tools", "bench_tls_device.py"), str(srv.port),
-                   paths["ca"], str(n)]
-            env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "lib"))
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=600)
+def server_argv(paths):
+    """openssl s_server with the ECDSA P-256 certificate, TLS 1.2 and 1.3, echoing lines reversed."""
+    return ["openssl", "s_server", "-accept", "127.0.0.1:0", "-rev", "-allow_no_dhe_kex",
+            "-cert", paths["server-ec.crt"], "-key", paths["server-ec.key"]]
+
+
+def run_device(port, cafile, n, heap_kb, runtime="vm"):
+    """bench_tls_device.py against a running server; returns {figure: {"samples_ms": [...]} or {"bytes": n}}."""
+    if runtime == "vm":
+        vmbench.build_mpy()
+        cmd = [vmbench.micropython_bin(), "-X", "heapsize=%dk" % heap_kb,
+               os.path.join(ROOT, "host_tools", "bench_tls_device.py"), str(port), cafile, str(n)]
+        env = vmbench.vm_env()
+    else:
+        cmd = [sys.executable, os.path.join(ROOT, "host_tools", "bench_tls_device.py"), str(port), cafile, str(n)]
+        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "lib"))
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
     res = {}
     for line in proc.stdout.decode().splitlines():
         if line.startswith("{"):
@@ -44,6 +45,12 @@ def run(n, heap_kb, runtime="vm"):
     if proc.returncode:
         raise RuntimeError(proc.stdout.decode())
     return res
+
+
+def run(n, heap_kb, runtime="vm"):
+    paths = pki.ensure()
+    with peers.Peer("bench-openssl", server_argv(paths)) as srv:
+        return run_device(srv.port, paths["ca"], n, heap_kb, runtime)
 
 
 def summary(xs):
