@@ -63,7 +63,7 @@ class Results:
         self.figures = {}
         self.order = []
 
-    def add(self, key, samples, unit, label, runtime, anchor=None, note=None, better="lower"):
+    def add(self, key, samples, unit, label, runtime, anchor=None, note=None, better="lower", hidden=False):
         """Samples of one figure (appended to, if the key exists: rounds accumulate)."""
         f = self.figures.get(key)
         if f is None:
@@ -75,6 +75,8 @@ class Results:
             f["anchor"] = anchor
         if note:
             f["note"] = note
+        if hidden:
+            f["hidden"] = True  # in results.json only
 
     def summarize(self):
         for key in self.order:
@@ -325,9 +327,15 @@ def resident_bytes(modules):
 
 def bisect_heap(client, port, paths, certs, lo, hi):
     """Smallest heap (KB) at which the client works, lo known (or assumed) to fail, hi to work."""
-    ok, out = _works(client, port, paths, hi, certs)
-    if not ok:
-        raise RuntimeError("%s does not work even with %d KB:\n%s" % (client, hi, out[-3000:]))
+    while True:
+        ok, out = _works(client, port, paths, hi, certs)
+        if ok:
+            break
+        # The threshold moves by a few KB from run to run (random keys, where the heap fragments):
+        # a later round's guess may be just under it.
+        if hi >= 1024:
+            raise RuntimeError("%s does not work even with %d KB:\n%s" % (client, hi, out[-3000:]))
+        lo, hi = hi, hi + 32
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if _works(client, port, paths, mid, certs)[0]:
@@ -372,9 +380,9 @@ def section_minheap(res, rounds, paths, broker, umqtt_dir):
             _say("minheap: no C compiler for malloc_meter: Mbed TLS's C heap is not counted")
         c_kb = c_peak / 1024.0
         key = "minheap.vm.%s" % client
-        desc = "smallest -X heapsize for import (.mpy) + handshake + one QoS 1 publish: " + label
+        desc = label
         if client == "umqtt-builtin":
-            res.add(key + "_kb", found, "KB", desc + " (MicroPython heap only)", "vm")
+            res.add(key + "_kb", found, "KB", desc + ": MicroPython heap only", "vm")
             res.add(key + "_c_heap_peak_kb", [c_kb], "KB",
                     "C heap Mbed TLS takes during that connection (outside -X heapsize on unix; from the "
                     "MicroPython heap on RP2040)", "vm")
@@ -387,12 +395,12 @@ def section_minheap(res, rounds, paths, broker, umqtt_dir):
         else:
             res.add(key + "_kb", found, "KB", desc, "vm", anchor)
             res.add(key + "_frozen_kb", [f - code / 1024.0 for f in found], "KB",
-                    "the same with our modules frozen in flash (estimate: minus their %.0f KB resident size)" % (
+                    "the same, modules frozen in flash (estimate: minus their %.0f KB resident on the VM)" % (
                         code / 1024.0), "vm", anchor_frozen)
             if c_peak > 1024:
                 _say("minheap: %s used %d bytes of C heap: unexpected" % (client, c_peak))
         res.add(key + "_code_resident_kb", [code / 1024.0], "KB",
-                "heap the modules it imported take (%d modules)" % len(mods), "vm")
+                "heap the modules it imported take (%d modules)" % len(mods), "vm", hidden=True)
 
 
 # ---- footprint: import heap and flash per package --------------------------------------------------------
@@ -482,8 +490,7 @@ def section_mqtt(res, rounds, count, paths, broker, umqtt_dir):
         _say("mqtt: round %d/%d" % (r + 1, rounds))
         for key, fn, kw, label, anchor, n in runs:
             out = H.call("vm", "mqtt_scenarios", fn, timeout=300, **dict(kw, count=n, cafile=paths["ca"]))
-            res.add(key, [out["per_s"]], "msg/s", label + " (100-byte QoS 1, one connection)", "vm", anchor,
-                    better="higher")
+            res.add(key, [out["per_s"]], "msg/s", label, "vm", anchor, better="higher")
 
 
 # ---- records: throughput per suite and backend --------------------------------------------------------------
@@ -531,20 +538,28 @@ def markdown(res, meta):
     L.append("Machine: %s; MicroPython VM %s (64-bit); CPython %s; %d rounds; %s." % (
         meta["machine"], meta["vm_version"], meta["cpython"], meta["rounds"], meta["date"]))
     L.append("Cells: median (min–max) over all samples of all rounds.")
-    L.append("")
-    L.append("| figure | runtime | ours | anchor | anchor value | ours / anchor |")
-    L.append("|---|---|---|---|---|---|")
-    for key in res.order:
-        f = F[key]
-        if key.startswith(("phases.", "records.", "footprint.")) or "median" not in f:
+    groups = (("tls.", "Handshakes (each includes TCP connect and one echoed line) and the heap a connection holds"),
+              ("minheap.", "Smallest heap for import (.mpy) + TLS handshake + MQTT CONNECT + one QoS 1 publish "
+                           "(bisection of `-X heapsize`, 1 KB steps)"),
+              ("mqtt.", "MQTT: QoS 1 publishes per second over one connection, 100-byte payloads, mosquitto"))
+    for prefix, title in groups:
+        keys = [k for k in res.order if k.startswith(prefix) and "median" in F[k] and not F[k].get("hidden")]
+        if not keys:
             continue
-        a = F.get(f.get("anchor"))
-        is_anchor = any(F[k].get("anchor") == key for k in res.order)
-        if is_anchor and not f.get("anchor"):
-            continue  # shown beside the figures that refer to it
-        L.append("| %s | %s | %s | %s | %s | %s |" % (
-            f["label"], f["runtime"], _fmt(f), a["label"] if a else "–", _fmt(a) if a else "–",
-            "%.2f" % f["ratio_to_anchor"] if "ratio_to_anchor" in f else "–"))
+        L.append("")
+        L.append(title + ":")
+        L.append("")
+        L.append("| figure | runtime | ours | anchor | anchor value | ours / anchor |")
+        L.append("|---|---|---|---|---|---|")
+        for key in keys:
+            f = F[key]
+            a = F.get(f.get("anchor"))
+            is_anchor = any(F[k].get("anchor") == key for k in res.order)
+            if is_anchor and not f.get("anchor"):
+                continue  # shown beside the figures that refer to it
+            L.append("| %s | %s | %s | %s | %s | %s |" % (
+                f["label"], f["runtime"], _fmt(f), a["label"] if a else "–", _fmt(a) if a else "–",
+                "%.2f" % f["ratio_to_anchor"] if "ratio_to_anchor" in f else "–"))
     rows = meta.get("footprint_rows")
     if rows:
         L.append("")
@@ -602,6 +617,17 @@ def markdown(res, meta):
     return "\n".join(L) + "\n"
 
 
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def _vm_version():
     try:
         return subprocess.run([vmbench.micropython_bin(), "-c", "import sys; print(sys.version.split('; ')[-1])"],
@@ -610,13 +636,35 @@ def _vm_version():
         return "unknown (%s)" % e
 
 
+def report_only(out):
+    with open(os.path.join(out, "results.json")) as f:
+        doc = json.load(f)
+    res = Results()
+    res.figures = doc["figures"]
+    res.order = list(doc["figures"])
+    meta = doc["meta"]
+    if meta.get("phases"):
+        png = os.path.join(out, "handshake_heap.png")
+        if plot_phases(res, meta["phases"], png):
+            meta["phases_png"] = os.path.relpath(png, ROOT)
+    md = markdown(res, meta)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write(md)
+    print(md)
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="fewer samples per round (noisier)")
     ap.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
+    ap.add_argument("--report-only", action="store_true",
+                    help="measure nothing: write results.md and the plot again from --out's results.json")
     a = ap.parse_args(argv)
+    if a.report_only:
+        return report_only(a.out)
     only = a.only.split(",") if a.only else list(SECTIONS)
     bad = [s for s in only if s not in SECTIONS]
     if bad:
@@ -628,7 +676,7 @@ def main(argv=None):
     vmbench.build_all_mpy()
     res = Results()
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rounds": a.rounds,
-            "machine": "%s, %d CPUs" % (platform.machine(), os.cpu_count() or 0),
+            "machine": "%s %s, %d CPUs" % (_cpu_model(), platform.machine(), os.cpu_count() or 0),
             "cpython": platform.python_version(), "vm_version": _vm_version(),
             "board_heap_kb": board_heap_kb(), "sections": only}
     if "tls" in only:

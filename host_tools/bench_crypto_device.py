@@ -10,22 +10,11 @@
 # 30-bit board. A module that is not there yet prints "missing" instead of a number.
 import gc
 import sys
-import time
+
+from benchclock import now as _now, since as _since
 
 MP = sys.implementation.name == "micropython"
 SIZES = (64, 1024, 16384)
-
-if MP:
-    def _now():
-        return time.ticks_us()
-
-    def _since(t0):
-        return time.ticks_diff(time.ticks_us(), t0) / 1e6
-else:
-    _now = time.perf_counter
-
-    def _since(t0):
-        return time.perf_counter() - t0
 
 
 def median(xs):

@@ -13,22 +13,7 @@ import gc
 import json
 import sys
 
-MP = sys.implementation.name == "micropython"
-
-if MP:
-    import time
-
-    def _now():
-        return time.ticks_us()
-
-    def _since(t0):
-        return time.ticks_diff(time.ticks_us(), t0) / 1e6
-else:
-    import time
-    _now = time.perf_counter
-
-    def _since(t0):
-        return time.perf_counter() - t0
+from benchclock import now as _now, since as _since
 
 AES128, AES256, CHACHA = 0x1301, 0x1302, 0x1303
 NAMES = {AES128: "TLS_AES_128_GCM_SHA256", AES256: "TLS_AES_256_GCM_SHA384",

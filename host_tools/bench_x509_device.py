@@ -11,7 +11,8 @@
 #       .mpy peaks ~24 KB above what stays resident, which swamps the validation itself.)
 import gc
 import sys
-import time
+
+from benchclock import now as _now, since as _since
 
 MP = sys.implementation.name == "micropython"
 NOW = 1748736000
@@ -22,18 +23,6 @@ CASES = (
     ("ed25519", "Ed25519 root > Ed25519 leaf", ("d_leaf",)),
     ("cross", "cross-signed, expired cross first (backtracks)", ("x_leaf", "x_int", "x_cross_expired", "x_cross")),
 )
-
-if MP:
-    def _now():
-        return time.ticks_us()
-
-    def _since(t0):
-        return time.ticks_diff(time.ticks_us(), t0) / 1e6
-else:
-    _now = time.perf_counter
-
-    def _since(t0):
-        return time.perf_counter() - t0
 
 
 def load(d, name):
