@@ -31,15 +31,25 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-for _p in (os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "device"), HERE):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+HELP = "the benchmark suite: every figure beside its anchor -> build/bench/ (what `make bench` runs)"
 
-import bench_tls  # noqa: E402
-import mqtt_harness as H  # noqa: E402
-import peers  # noqa: E402
-import pki as pki_mod  # noqa: E402
-import vmbench  # noqa: E402
+# The test bench's harness (peers, PKI, mosquitto, the VM), imported by _load_harness() when a run
+# starts, so `mptls --help` does not pay for it.
+bench_tls = H = peers = pki_mod = vmbench = None
+
+
+def _load_harness():
+    global bench_tls, H, peers, pki_mod, vmbench
+    for p in (os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "device"), HERE):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    import bench_tls as _bench_tls
+    import mqtt_harness as _H
+    import peers as _peers
+    import pki as _pki
+    import vmbench as _vmbench
+    bench_tls, H, peers, pki_mod, vmbench = _bench_tls, _H, _peers, _pki, _vmbench
+
 
 SECTIONS = ("tls", "phases", "minheap", "footprint", "mqtt", "records")
 BENCH_MPY = os.path.join(ROOT, "build", "bench", "mpy")
@@ -654,21 +664,24 @@ def report_only(out):
     return 0
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def configure(ap):
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="fewer samples per round (noisier)")
     ap.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
     ap.add_argument("--report-only", action="store_true",
                     help="measure nothing: write results.md and the plot again from --out's results.json")
-    a = ap.parse_args(argv)
+
+
+def run(a):
     if a.report_only:
         return report_only(a.out)
     only = a.only.split(",") if a.only else list(SECTIONS)
     bad = [s for s in only if s not in SECTIONS]
     if bad:
-        ap.error("unknown section(s): %s" % ", ".join(bad))
+        print("unknown section(s): %s (choose from %s)" % (", ".join(bad), ", ".join(SECTIONS)), file=sys.stderr)
+        return 2
+    _load_harness()
     os.makedirs(a.out, exist_ok=True)
     n = 5 if a.quick else 10
     t_start = time.monotonic()
@@ -712,6 +725,12 @@ def main(argv=None):
         os.path.relpath(os.path.join(a.out, "results.json"), ROOT),
         ", handshake_heap.png" if meta.get("phases_png") else "", meta["seconds"]))
     return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    configure(ap)
+    return run(ap.parse_args(argv))
 
 
 if __name__ == "__main__":
