@@ -111,6 +111,7 @@ MODES = {
     "alert_after_handshake": "encrypted internal_error alert instead of the echo",
     "truncate_after": "echo, then TCP FIN without close_notify",
     "close_then_data": "echo, close_notify, then more application data",
+    "slow_echo": "echo record sent in two parts with a pause (opts: pause seconds, default 1.5) between",
 }
 
 
@@ -635,6 +636,13 @@ class _Conn:
         elif mode == "alert_after_handshake":
             self.send(self.sealed(CT_ALERT, b"\x02\x50"))
             return False
+        if mode == "slow_echo":
+            rec = self.sealed(CT_APP, data)
+            cut = 5 + (len(rec) - 5) // 2
+            self.send(rec[:cut])
+            time.sleep(self.opts.get("pause", 1.5))
+            self.send(rec[cut:])
+            return True
         self.echo(data)
         if mode == "truncate_after":
             self.sock.shutdown(socket.SHUT_WR)

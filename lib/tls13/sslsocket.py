@@ -32,8 +32,10 @@ class SSLSocket(_Base):
         self._conn = conn
         self.context = context
         self._blocking = True
+        self._timeout = None  # seconds, when set through settimeout() (see _fill)
         self._closed = False
         self._poller = None
+        self._rpoller = None
         set_nodelay(sock)
         if do_handshake_on_connect:
             self.do_handshake()
@@ -61,7 +63,9 @@ class SSLSocket(_Base):
         dst = conn.recv_buffer()
         sock = self._sock
         try:
-            if hasattr(sock, "readinto"):
+            if _FILL_READS and self._timeout:
+                n = self._read_within_timeout(sock, dst)
+            elif hasattr(sock, "readinto"):
                 n = sock.readinto(dst)
             else:
                 n = sock.recv_into(dst)
@@ -79,6 +83,26 @@ class SSLSocket(_Base):
         finally:
             self._flush()  # an alert, KeyUpdate answer or handshake flight
         return True
+
+    def _read_within_timeout(self, sock, dst):
+        """MicroPython with a socket timeout: a blocking readinto keeps reading until dst is full, and
+        when the timeout strikes after part of a record it raises and the count of bytes it already
+        stored is lost (the record stream is then corrupt). So wait for readability with poll and
+        read without blocking: whatever arrived is accounted for, and a timeout consumes nothing."""
+        if self._rpoller is None:
+            import select
+            self._rpoller = select.poll()
+            self._rpoller.register(sock, select.POLLIN)
+        if not self._rpoller.poll(int(self._timeout * 1000)):
+            raise OSError(_ETIMEDOUT, "ETIMEDOUT")
+        sock.setblocking(False)
+        try:
+            n = sock.readinto(dst)
+        finally:
+            sock.settimeout(self._timeout)
+        if n is None:  # readable, yet nothing to read: count it as the timeout (nothing was consumed)
+            raise OSError(_ETIMEDOUT, "ETIMEDOUT")
+        return n
 
     def _fail_close(self):
         try:
@@ -120,7 +144,12 @@ class SSLSocket(_Base):
         mv = memoryview(buf)
         got = 0
         while got < want:
-            k = self._readinto_some(mv[got:want], want - got)
+            try:
+                k = self._readinto_some(mv[got:want], want - got)
+            except OSError as e:
+                if got and _is_timeout(e):
+                    break  # a short read rather than losing what is already in buf
+                raise
             if not k:
                 break
             got += k
@@ -231,10 +260,14 @@ class SSLSocket(_Base):
 
     def setblocking(self, flag):
         self._blocking = bool(flag)
+        self._timeout = None
         self._sock.setblocking(flag)
 
     def settimeout(self, t):
+        """Set it here rather than on the socket before wrapping: on MicroPython reads then wait for
+        data with poll, so a timeout in the middle of a record loses nothing (see _fill)."""
         self._blocking = t is None or t > 0
+        self._timeout = t if t else None
         self._sock.settimeout(t)
 
     def fileno(self):
@@ -302,6 +335,14 @@ class SSLSocket(_Base):
 
     def __exit__(self, *exc):
         self.close()
+
+
+_ETIMEDOUT = 110
+
+
+def _is_timeout(e):
+    code = e.args[0] if e.args else None
+    return code in (_ETIMEDOUT, 60, 10060) or type(e).__name__ in ("TimeoutError", "timeout")
 
 
 def _would_block(e):

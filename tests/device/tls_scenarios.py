@@ -222,3 +222,35 @@ def _read_some(s, buf, h):
         raise OSError("peer closed the connection mid-transfer (readinto -> %r)" % (n,))
     h.update(memoryview(buf)[:n])
     return n
+
+
+def slow_record(port, cafile, read_timeout=0.5, message="a record that arrives in two halves", tries=20,
+                host="127.0.0.1", server_hostname="localhost"):
+    """The server sends the echo record in two parts with a pause longer than our read timeout between
+    them (tests/evilserver.py mode slow_echo). Each read that times out must consume nothing, so the
+    record is whole when the rest arrives. Returns what was read and how many reads timed out."""
+    ctx = _context(cafile, None, None, None, None, None, None)
+    ss = ctx.wrap_socket(_connect(host, port, 10), server_hostname=server_hostname)
+    ss.settimeout(read_timeout)
+    want = message.encode()
+    ss.write(want)
+    got = b""
+    timeouts = 0
+    try:
+        for _ in range(tries):
+            try:
+                chunk = ss.read(len(want) - len(got))
+            except OSError as e:
+                if "TimeoutError" not in type(e).__name__ and "timed out" not in str(e) and \
+                        (not e.args or e.args[0] not in (110, 116)):
+                    raise
+                timeouts += 1
+                continue
+            if not chunk:
+                break
+            got += chunk
+            if len(got) >= len(want):
+                break
+    finally:
+        ss.close()
+    return {"got": got.decode(), "timeouts": timeouts}
