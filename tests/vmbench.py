@@ -27,7 +27,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 from host_tools.vm import (  # noqa: E402,F401
     MPY_DIR, PROBE as _PROBE, STACK_MODULES, adafruit_hashlib_dir, board_heaps, build_mpy, default_heap_kb,
-    micropython_bin, mpy_cross_bin, stack_resident_kb, vm_march,
+    micropython_bin, mpy_cross_bin, resident_kb, stack_resident_kb, vm_march,
 )
 
 
