@@ -10,8 +10,9 @@ has to find room for; an upper bound of the phase's transient peak). Bytes, 64-b
 """
 import gc
 import json
-import socket
 import sys
+
+from bench_tls_device import _echo, _sock  # the same folder, on both runtimes
 
 MP = sys.implementation.name == "micropython"
 # handshake message type -> phase name (what the client does when it arrives)
@@ -66,12 +67,6 @@ class Probe:
         return Probe(nxt, self.meter) if nxt is not None else None
 
 
-def _sock(port):
-    s = socket.socket()
-    s.connect(socket.getaddrinfo("127.0.0.1", port)[0][-1])
-    return s
-
-
 def one(port, cafile, mfl, meter=None):
     import tls13
     from tls13 import bufpool
@@ -91,13 +86,7 @@ def one(port, cafile, mfl, meter=None):
     m.mark("ClientHello: X25519 key pair")
     conn.state = Probe(conn.state, m)
     ss.do_handshake()
-    ss.write(b"ping\n")
-    got = b""
-    while not got.endswith(b"\n"):
-        chunk = ss.recv(16)
-        if not chunk:
-            break
-        got += chunk
+    _echo(ss)
     m.mark("client Finished sent, first application data")
     while not conn.tickets:
         ss._fill()
