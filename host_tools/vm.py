@@ -154,7 +154,7 @@ STACK_MODULES = (
     "tls13.hello", "tls13.sigverify", "tls13.resumption", "tls13.clientauth",
     "tls13.crypto.x25519", "tls13.crypto.aes", "tls13.crypto.gcm", "tls13.crypto.ecdsa",
     "tls13.crypto.rsa", "tls13.crypto.hashes", "tls13.crypto.hkdf", "tls13.crypto.hmac",
-    "tls13.crypto.ct", "tls13.x509", "tls13.x509.cert", "tls13.x509.chain", "tls13.x509.der",
+    "tls13.crypto.ct", "tls13.crypto.gtab_p256", "tls13.x509", "tls13.x509.cert", "tls13.x509.chain", "tls13.x509.der",
     "tls13.x509.errors", "tls13.x509.keys", "tls13.x509.names", "tls13.x509.trust",
 )
 

@@ -148,3 +148,24 @@ def test_public_inverse(a):
         if a % m:
             assert ecdsa._inv_public(a, m) == pow(a, -1, m)
             assert ed25519._inv_public(a, m) == pow(a, -1, m)
+
+
+@pytest.mark.parametrize("curve", ["P-256", "P-384"])
+def test_precomputed_g_tables_match_the_curve(curve):
+    """gtab_p256/gtab_p384 (written by host_tools/gen_ecdsa_tables.py) against the multiples of G that
+    ecdsa.py computes itself, and against `cryptography`'s public keys for the scalars 1, 3, .., 63."""
+    from host_tools import gen_ecdsa_tables
+    from tls13.crypto import gtab_p256, gtab_p384
+    table = (gtab_p256 if curve == "P-256" else gtab_p384).GTAB
+    assert table == gen_ecdsa_tables.computed(curve)
+    with open(gen_ecdsa_tables.path_for(curve)) as f:
+        assert f.read() == gen_ecdsa_tables.source(curve, table)
+    crv = ec.SECP256R1() if curve == "P-256" else ec.SECP384R1()
+    size = 32 if curve == "P-256" else 48
+    for i, k in enumerate(range(1, 64, 2)):
+        pub = ec.derive_private_key(k, crv).public_key().public_numbers()
+        entry = table[2 * size * i:2 * size * (i + 1)]
+        assert entry == pub.x.to_bytes(size, "big") + pub.y.to_bytes(size, "big")
+    c = ecdsa._CURVES[curve]
+    ecdsa.clear_tables()
+    assert ecdsa._gtable(c) is table  # the constant itself: nothing built, nothing copied

@@ -40,7 +40,7 @@ class _Curve:
         self.gx = gx
         self.gy = gy
         self.size = size      # bytes per coordinate and per scalar
-        self.gtab = None      # affine odd multiples of G, built on first use
+        self.gtab = None      # affine odd multiples of G, loaded (or built) on first use
 
 
 P256 = _Curve(
@@ -64,8 +64,21 @@ P384 = _Curve(
 _CURVES = {"P-256": P256, "P-384": P384}
 
 
+def _load_p256_table():
+    # At import, while the heap is still whole: loaded from .mpy the constant needs 2 KB in one
+    # piece, which the middle of a handshake may no longer have. Frozen, it stays in flash.
+    try:
+        from tls13.crypto.gtab_p256 import GTAB
+        P256.gtab = GTAB
+    except ImportError:
+        pass
+
+
+_load_p256_table()
+
+
 def clear_tables():
-    """Forget the cached G tables (2 KB for P-256, 3 KB for P-384)."""
+    """Forget the G tables (2 KB for P-256, 3 KB for P-384; no RAM at all where they are frozen)."""
     for c in _CURVES.values():
         c.gtab = None
 
@@ -165,10 +178,22 @@ def _pack_affine(pts, p, size, buf):
 
 
 def _gtable(c):
-    """Affine odd multiples 1G, 3G, .., 63G packed as x||y: a bytearray of 2-3 KB, where a list of int
-    pairs costs 3-4 times that (ints are separate heap objects, often over-allocated)."""
+    """Affine odd multiples 1G, 3G, .., 63G packed as x||y: 2-3 KB of bytes, where a list of int pairs
+    costs 3-4 times that (ints are separate heap objects, often over-allocated).
+
+    Normally the precomputed constant in gtab_p256 / gtab_p384: frozen into a board's firmware it
+    stays in flash, and from .mpy it arrives at import. Built here only when that module is missing."""
     t = c.gtab
     if t is None:
+        try:
+            if c is P256:
+                from tls13.crypto.gtab_p256 import GTAB
+            else:
+                from tls13.crypto.gtab_p384 import GTAB
+            c.gtab = GTAB
+            return GTAB
+        except ImportError:
+            pass
         count = 1 << (_WG - 2)
         # Allocated first: once the bigints of the build are scattered over a small heap, 2-3 KB in
         # one piece may no longer be found.
