@@ -411,6 +411,16 @@ def mqtt_resident_kb():
     return _mqtt_resident
 
 
+ASYNC_MODULES = ("asyncio", "tls13.aio", "mqtt.aclient", "mqtt.arobust")
+
+
+def async_resident_kb():
+    """What asyncio and the asyncio client/supervisor add to the resident size of the TLS stack and
+    the MQTT modules (frozen on a board as well)."""
+    base = vmbench.STACK_MODULES + MQTT_MODULES
+    return vmbench.resident_kb(base + ASYNC_MODULES) - vmbench.resident_kb(base)
+
+
 # Objects are twice a board's size on the 64-bit VM, and the handshake's peak (ECDSA verification
 # tables, bigints) varies with the random keys: at exactly board + resident, 2 of 8 runs of the
 # 1,000-message scenario hit MemoryError inside the handshake; with this margin 0 of 8 did.

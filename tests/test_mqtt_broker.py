@@ -6,7 +6,6 @@ import time
 import pytest
 
 import mqtt_harness as H
-import vmbench
 import peers
 from peers import deadline
 import pki as pki_mod
@@ -68,9 +67,7 @@ def test_asyncio_client(broker, pki, runtime, listener):
     # The board keeps asyncio and the asyncio adapters frozen too: their resident size on the VM is
     # added to the device heap (without it the data margin shrinks by ~12 KB and the handshake's
     # peak hits MemoryError now and then).
-    base = vmbench.STACK_MODULES + H.MQTT_MODULES
-    heap_kb = H.device_heap_kb() + (vmbench.resident_kb(base + ("asyncio", "tls13.aio", "mqtt.aclient"))
-                                    - vmbench.resident_kb(base))
+    heap_kb = H.device_heap_kb() + H.async_resident_kb()
     r = run(runtime, "async_basic", broker, port=broker.tls_port if tls else broker.port, cafile=pki["ca"],
             tls=tls, prefix=prefix, client_id="async-%s-%s" % (runtime, listener), heap_kb=heap_kb)
     assert r["received"] == [[prefix + "/late", "late"], [prefix + "/q0", "zero"], [prefix + "/q1", "one"],

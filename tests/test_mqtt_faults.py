@@ -75,6 +75,37 @@ def test_broker_restart_mid_run_1000_messages(pki, runtime):
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+def test_asyncio_supervisor_across_a_broker_restart_and_a_stall(pki, runtime):
+    """mqtt.arobust.AsyncRobustClient: the same zero-loss guarantee with the asyncio client, across a
+    broker restart and then a proxy stall longer than 1.5x keepalive; the subscription made through
+    the supervisor is renewed after each reconnect."""
+    count = 400
+    name = "async-" + runtime
+    topic = "test/seq/" + name
+    with H.Mosquitto(pki) as br, H.FaultProxy(br.tls_port) as px, H.SeqSubscriber(br.port, topic) as sub:
+        dev = H.DeviceProc(runtime, "mqtt_scenarios", "async_telemetry", port=px.port, tls=True, cafile=pki["ca"],
+                           count=count, outbox_path=outbox_path(name), fresh=True, topic=topic,
+                           client_id="dev-" + name, keepalive=2, timeout=3, interval_ms=4, subscribe_to=topic,
+                           heap_kb=H.device_heap_kb() + H.async_resident_kb())
+        try:
+            assert sub.wait_for(100, 60), "device made no progress:\n" + dev.output()
+            br.restart(down_s=0.5)
+            assert sub.wait_for(220, 60), dev.output()
+            px.stall(4.0)   # > 1.5 x keepalive: only the keepalive task can notice
+            r, rep = finish(dev, sub, count, name, br)
+        finally:
+            dev.close()
+    assert r["drained"] and not r["connected_after_stop"], r
+    assert r["stats"]["links_lost"] >= 2 and r["stats"]["connects"] >= 3, r
+    assert any("keepalive" in e for e in r["errors"]), r["errors"]
+    # Its own messages come back through the subscription the supervisor holds. The client connects
+    # with a clean session, so the broker forgets subscriptions at every reconnect: messages on the
+    # last connection prove the supervisor subscribed again.
+    assert r["received_on_last_connection"] > 0, r
+    record(name, runtime, r, rep, {"broker_restarts": br.restarts, "proxy_stalls": px.stalls})
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_link_cut_and_stall_through_a_proxy(pki, runtime):
     count = 400
     name = "proxy-" + runtime

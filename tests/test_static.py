@@ -111,3 +111,18 @@ def test_cpython_only_imports_fail_everywhere(findings):
 def test_dynamic_python_passes(findings):
     for board in check.BOARDS:
         assert findings[board]["dynamic_sample.py"] == [], findings[board]["dynamic_sample.py"]
+
+
+def test_package_json_lists_every_library_file():
+    """package.json (for `mpremote mip install`) must carry every module under lib/."""
+    import json
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "package.json")) as f:
+        urls = json.load(f)["urls"]
+    files = set()
+    for d, dirs, names in os.walk(os.path.join(root, "lib")):
+        dirs[:] = [x for x in dirs if x != "__pycache__" and not x.endswith(".egg-info")]
+        files.update(os.path.relpath(os.path.join(d, n), os.path.join(root, "lib")) for n in names
+                     if n.endswith(".py"))
+    assert sorted(u[0] for u in urls) == sorted(files)
+    assert all(src == "lib/" + dst for dst, src in urls)

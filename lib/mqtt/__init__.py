@@ -4,12 +4,14 @@ a reconnecting supervisor and a durable outbox.
     from mqtt import MQTTClient                  # umqtt.simple-like, plain TCP or ssl=<SSLContext>
     from mqtt import RobustClient, Outbox        # reconnects, keepalive health, durable QoS 1
     from mqtt import MQTTAsyncClient             # asyncio
+    from mqtt import AsyncRobustClient           # asyncio supervisor over the same outbox
 
 Names load on first use, so `import mqtt.codec` alone stays small.
 """
 _WHERE = {
     "MQTTClient": "mqtt.client", "RobustClient": "mqtt.robust", "Backoff": "mqtt.robust",
     "Outbox": "mqtt.outbox", "MemoryOutbox": "mqtt.outbox", "MQTTAsyncClient": "mqtt.aclient",
+    "AsyncRobustClient": "mqtt.arobust",
     "Session": "mqtt.session",
 }
 

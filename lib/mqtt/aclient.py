@@ -10,7 +10,7 @@
 A reader task feeds the session and wakes whoever waits for an ack; a keepalive task pings and
 declares the link dead after 1.5x keepalive of silence. Every wait has a timeout; after any failure
 the client is closed and every pending wait raises the error (reconnect by calling connect() again,
-or run it under a supervisor loop with mqtt.robust.Backoff delays).
+or let mqtt.arobust.AsyncRobustClient keep it connected and drain a durable outbox through it).
 """
 try:
     import asyncio
@@ -57,6 +57,10 @@ class MQTTAsyncClient:
         self._msg_event = asyncio.Event()
         self._closing = False
         self.max_queued = 32   # messages kept for next_message() when no callback is set
+        # Hooks for a supervisor (mqtt.arobust): on_ack(record id) for a PUBACK nobody awaits (a
+        # publish queued on the session directly), on_close() whenever the connection ends.
+        self.on_ack = None
+        self.on_close = None
 
     def set_callback(self, f):
         """f(topic, msg), called from the reader task."""
@@ -149,6 +153,8 @@ class MQTTAsyncClient:
                 w.close()
             except OSError:
                 pass
+        if self.on_close is not None:
+            self.on_close()
 
     # ---- internals ----------------------------------------------------------------------------
     async def _flush(self):
@@ -213,6 +219,8 @@ class MQTTAsyncClient:
             if w is not None:
                 w.result = ev[2] if kind == "suback" else ev[1]
                 w.event.set()
+            elif kind == "puback" and self.on_ack is not None and ev[2] is not None:
+                self.on_ack(ev[2])
 
     async def _keepalive(self):
         s = self.session

@@ -163,17 +163,23 @@ class RobustClient:
             for topic, qos in self.subs:
                 c.subscribe(topic, qos)
         except (OSError, MQTTError) as e:
-            self._note(e)
-            c.close()
-            self.stats["connect_failures"] += 1
-            self._schedule()
+            self._connect_failed(e)
             return False
+        self._on_connected()
+        return True
+
+    def _connect_failed(self, e):
+        self._note(e)
+        self.client.close()
+        self.stats["connect_failures"] += 1
+        self._schedule()
+
+    def _on_connected(self):
         self.stats["connects"] += 1
         self.backoff.reset()
         if self._sent_upto > self._prev_sent:
             self._prev_sent = self._sent_upto
-        self._sent_upto = -1
-        return True
+        self._sent_upto = -1  # what was sent before goes again, with DUP
 
     def _exchange(self, timeout_ms):
         c = self.client
@@ -194,8 +200,7 @@ class RobustClient:
 
     def _send_pending(self):
         """Queue the next records while the window has room, in one write; True when any went."""
-        c = self.client
-        s = c.session
+        s = self.client.session
         ob = self.outbox
         rid = ob.next_after(self._sent_upto)
         sent = 0
@@ -208,12 +213,15 @@ class RobustClient:
             if dup:
                 self.stats["resent"] += 1
             if s.pending_output() >= _BATCH:
-                c._flush()
+                self._flush_now()
             rid = ob.next_after(rid)
         if sent:
             self.stats["sent"] += sent
-            c._flush()
+            self._flush_now()
         return sent > 0
+
+    def _flush_now(self):
+        self.client._flush()
 
 
 def _sleep_ms(ms):

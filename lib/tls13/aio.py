@@ -64,6 +64,7 @@ class TLSStream:
         except OSError:
             pass
         self._w.close()
+        self._conn.release()
 
     async def _ensure_data(self):
         """True when decrypted data is buffered; False at a clean close_notify."""
@@ -134,8 +135,11 @@ class TLSStream:
         conn = self._conn
         if conn.error is None and conn.handshake_complete and not conn.local_closed:
             conn.close()
-            self._w.write(conn.data_to_send())
+            self._w.write(conn.data_to_send())  # the stream copies it
         self._w.close()
+        # The record buffers go back to tls13.bufpool for the next connection: a board that
+        # reconnects cannot count on finding 16 KB in one piece again.
+        conn.release()
 
     async def wait_closed(self):
         try:

@@ -269,6 +269,69 @@ def async_basic(port, cafile=None, tls=False, prefix="test/async", client_id="de
     return asyncio.run(main())
 
 
+def async_telemetry(port, count, outbox_path, topic="test/seq", tls=False, cafile=None, host="127.0.0.1",
+                    server_hostname="localhost", client_id="dev-atelemetry", keepalive=5, timeout=5,
+                    backlog=100, payload=100, fresh=False, deadline_s=150, first_ms=100, max_ms=1000,
+                    max_inflight=16, interval_ms=0, subscribe_to=None):
+    """telemetry() with the asyncio client and mqtt.arobust.AsyncRobustClient: sequence numbers
+    0..count-1 at QoS 1 through the durable outbox while run() keeps the link up; the publisher is
+    a separate task that only appends. subscribe_to: a topic subscribed through the supervisor
+    (resubscribed at every reconnect); the messages received on it are counted."""
+    try:
+        import asyncio
+    except ImportError:
+        import uasyncio as asyncio
+    from mqtt.aclient import MQTTAsyncClient
+    from mqtt.arobust import AsyncRobustClient
+
+    if fresh:
+        for p in (outbox_path, outbox_path + ".new"):
+            try:
+                os.remove(p)
+            except OSError:
+                pass
+    ob = Outbox(outbox_path, max_records=backlog + 16, max_bytes=(backlog + 16) * (payload + 40))
+    recovered = ob.stats()
+    ctx = make_context(cafile) if tls else None
+    c = MQTTAsyncClient(client_id, host, port, ssl=ctx, server_hostname=server_hostname, keepalive=keepalive,
+                        timeout=timeout, max_inflight=max_inflight)
+    received = []  # for each message received on subscribe_to: the connection (count) it came on
+    sup = AsyncRobustClient(c, ob, Backoff(first_ms, max_ms),
+                            on_message=lambda t, m: received.append(sup.stats["connects"]))
+    if subscribe_to:
+        sup.subscribe(subscribe_to, 1)
+    body = bytearray(payload)
+    for i in range(8, payload):
+        body[i] = 97 + i % 26
+    start_seq = ob.next_id
+    out = {"runtime": sys.implementation.name, "start_seq": start_seq, "recovered": recovered}
+
+    async def main():
+        runner = asyncio.create_task(sup.run())
+        t0 = ticks_ms()
+        while ob.next_id < count:
+            if len(ob) < backlog:
+                body[0:8] = b"%08d" % ob.next_id
+                sup.publish(topic, body)
+            await asyncio.sleep(interval_ms / 1000 if interval_ms else 0.005)
+            if ticks_diff(ticks_ms(), t0) > deadline_s * 1000:
+                raise OSError("async telemetry exceeded %d s: %s, last error %s" % (
+                    deadline_s, sup.stats, sup.last_error))
+        left = deadline_s * 1000 - ticks_diff(ticks_ms(), t0)
+        out["drained"] = await sup.drain(max(left, 1000))
+        out["elapsed_ms"] = ticks_diff(ticks_ms(), t0)
+        await sup.stop()
+        await asyncio.wait_for(runner, 5)
+
+    asyncio.run(main())
+    last = sup.stats["connects"]
+    out.update(stats=sup.stats, outbox=ob.stats(), errors=sup.errors, received=len(received),
+               received_on_last_connection=len([k for k in received if k == last]),
+               connected_after_stop=c.is_connected())
+    ob.close()
+    return out
+
+
 class _NoDelaySockets:
     """A `usocket` whose sockets have Nagle off: umqtt.simple writes each packet in several small
     pieces, which otherwise wait for the broker's delayed ACK (~40 ms per publish)."""
