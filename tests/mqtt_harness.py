@@ -247,6 +247,12 @@ class SeqSubscriber:
         with self._lock:
             return len(self.counts)
 
+    def wait_reconnects(self, n, timeout):
+        deadline = time.monotonic() + timeout
+        while self.reconnects < n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.reconnects >= n
+
     def wait_for(self, n, timeout):
         deadline = time.monotonic() + timeout
         while self.unique() < n and time.monotonic() < deadline:
@@ -291,6 +297,7 @@ class FaultProxy:
         self._stop = threading.Event()
         self._flowing = threading.Event()
         self._flowing.set()
+        self.refusing = False  # new connections are closed at once (the broker "is down" for them)
         self.accepted = 0
         self.cuts = 0
         self.stalls = 0
@@ -305,6 +312,9 @@ class FaultProxy:
                 continue
             except OSError:
                 return
+            if self.refusing:
+                c.close()
+                continue
             try:
                 s = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
             except OSError:
@@ -359,6 +369,22 @@ class FaultProxy:
             self._drop(pair, reset=True)
         self.cuts += 1
         return len(conns)
+
+    def restart_broker_subscriber_first(self, broker, sub, down_s=0.5, timeout=20):
+        """Restart the broker while connections through this proxy are refused, and let them through
+        again only once `sub` (a SeqSubscriber) is back. mosquitto 2.0.11 restores a persistent
+        session's subscriptions from its database, yet drops what is published to them before that
+        client reconnects (seen in this bench: the first messages a device re-sent right after the
+        restart never reached the subscriber, though the broker had acknowledged them). The device
+        must not win that race, or the broker's loss would be counted as the device's."""
+        before = sub.reconnects
+        self.refusing = True
+        try:
+            broker.restart(down_s=down_s)
+            if not sub.wait_reconnects(before + 1, timeout):
+                raise RuntimeError("the subscriber did not come back within %s s: %s" % (timeout, sub.errors[-3:]))
+        finally:
+            self.refusing = False
 
     def stall(self, seconds):
         self.stalls += 1

@@ -60,18 +60,25 @@ def finish(dev, sub, count, what, broker=None, timeout=150):
 def test_broker_restart_mid_run_1000_messages(pki, runtime):
     count = 1000
     name = "restart-" + runtime
-    with H.Mosquitto(pki) as br, H.SeqSubscriber(br.port, "test/seq/" + name) as sub:
-        dev = H.DeviceProc(runtime, "mqtt_scenarios", "telemetry", port=br.tls_port, tls=True, cafile=pki["ca"],
+    with H.Mosquitto(pki) as br, H.FaultProxy(br.tls_port) as px, \
+            H.SeqSubscriber(br.port, "test/seq/" + name) as sub:
+        dev = H.DeviceProc(runtime, "mqtt_scenarios", "telemetry", port=px.port, tls=True, cafile=pki["ca"],
                            count=count, outbox_path=outbox_path(name), fresh=True, topic="test/seq/" + name,
                            client_id="dev-" + name, keepalive=5, timeout=3, interval_ms=1)
         try:
             assert sub.wait_for(300, 60), "device made no progress:\n" + dev.output()
-            br.restart(down_s=0.5)
+            px.restart_broker_subscriber_first(br, sub)
             r, rep = finish(dev, sub, count, name, br)
         finally:
             dev.close()
     assert r["stats"]["links_lost"] >= 1 and r["stats"]["connects"] >= 2, r
     record(name, runtime, r, rep, {"broker_restarts": br.restarts, "restart_at_received": 300})
+
+
+# The asyncio path needs more data heap than the blocking supervisor: on the VM this run fails with
+# MemoryError (a 2 KB session buffer, mid-run) at the blocking scenario's cap and passes with 16, 24
+# and 32 KB more (asyncio tasks, events and stream buffers, and the fragmentation they add).
+ASYNC_EXTRA_KB = 16
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -86,10 +93,10 @@ def test_asyncio_supervisor_across_a_broker_restart_and_a_stall(pki, runtime):
         dev = H.DeviceProc(runtime, "mqtt_scenarios", "async_telemetry", port=px.port, tls=True, cafile=pki["ca"],
                            count=count, outbox_path=outbox_path(name), fresh=True, topic=topic,
                            client_id="dev-" + name, keepalive=2, timeout=3, interval_ms=4, subscribe_to=topic,
-                           heap_kb=H.device_heap_kb() + H.async_resident_kb())
+                           heap_kb=H.device_heap_kb() + H.async_resident_kb() + ASYNC_EXTRA_KB)
         try:
             assert sub.wait_for(100, 60), "device made no progress:\n" + dev.output()
-            br.restart(down_s=0.5)
+            px.restart_broker_subscriber_first(br, sub)
             assert sub.wait_for(220, 60), dev.output()
             px.stall(4.0)   # > 1.5 x keepalive: only the keepalive task can notice
             r, rep = finish(dev, sub, count, name, br)

@@ -121,12 +121,21 @@ class TLSStream:
                 return bytes(line)
 
     def write(self, data):
+        # Each record is sealed in the connection's send buffer and handed straight to the stream
+        # (which writes it to the socket or copies what does not fit): no per-write flight buffer.
+        conn = self._conn
+        w = self._w
+        pending = conn.data_to_send()  # anything queued first (a KeyUpdate answer, an alert)
+        if pending:
+            w.write(pending)
+        mv = memoryview(data)
+        step = conn.max_record_payload()
         try:
-            self._conn.send(data)
+            for i in range(0, len(mv), step):
+                w.write(conn.seal_record(mv[i:i + step]))
         except alerts.TLSError:
-            self._w.write(self._conn.data_to_send())
+            w.write(conn.data_to_send())
             raise
-        self._w.write(self._conn.data_to_send())
 
     async def drain(self):
         await self._w.drain()
@@ -170,5 +179,15 @@ async def open_connection(host, port, ssl, server_hostname=None, session=None, e
     except Exception:
         pass
     s = TLSStream(reader, writer, conn)
-    await s.handshake()
+    try:
+        await s.handshake()
+    except BaseException:
+        # A reset, a timeout or a cancellation (asyncio.wait_for around the call) must not leave
+        # the socket open or the record buffers outside tls13.bufpool.
+        try:
+            writer.close()
+        except OSError:
+            pass
+        conn.release()
+        raise
     return s, s

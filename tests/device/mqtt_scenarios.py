@@ -172,6 +172,17 @@ class _TornFile:
         return self._f.close()
 
 
+def _outbox(path, fresh, backlog, payload, opener=open):
+    """The durable outbox of the telemetry runs (emptied first when fresh), room for backlog + 16."""
+    if fresh:
+        for p in (path, path + ".new"):
+            try:
+                os.remove(p)
+            except OSError:
+                pass
+    return Outbox(path, max_records=backlog + 16, max_bytes=(backlog + 16) * (payload + 40), opener=opener)
+
+
 def telemetry(port, count, outbox_path, topic="test/seq", tls=False, cafile=None, host="127.0.0.1",
               server_hostname="localhost", client_id="dev-telemetry", keepalive=5, timeout=5,
               backlog=100, payload=100, torn_at=None, fresh=False, deadline_s=150, first_ms=100,
@@ -180,16 +191,9 @@ def telemetry(port, count, outbox_path, topic="test/seq", tls=False, cafile=None
     keeping at most `backlog` records unacknowledged, until all are acknowledged. The sequence
     number is the outbox record id, so a restarted device carries on where its outbox left off.
     interval_ms paces the publishes (so that faults injected by the host land mid-run)."""
-    if fresh:
-        for p in (outbox_path, outbox_path + ".new"):
-            try:
-                os.remove(p)
-            except OSError:
-                pass
     mem0 = _mem()
     opener = TornOpener() if torn_at is not None else open
-    ob = Outbox(outbox_path, max_records=backlog + 16, max_bytes=(backlog + 16) * (payload + 40),
-                opener=opener)
+    ob = _outbox(outbox_path, fresh, backlog, payload, opener)
     recovered = ob.stats()
     ctx = make_context(cafile) if tls else None
     c = MQTTClient(client_id, host, port, ssl=ctx, server_hostname=server_hostname, keepalive=keepalive,
@@ -284,13 +288,7 @@ def async_telemetry(port, count, outbox_path, topic="test/seq", tls=False, cafil
     from mqtt.aclient import MQTTAsyncClient
     from mqtt.arobust import AsyncRobustClient
 
-    if fresh:
-        for p in (outbox_path, outbox_path + ".new"):
-            try:
-                os.remove(p)
-            except OSError:
-                pass
-    ob = Outbox(outbox_path, max_records=backlog + 16, max_bytes=(backlog + 16) * (payload + 40))
+    ob = _outbox(outbox_path, fresh, backlog, payload)
     recovered = ob.stats()
     ctx = make_context(cafile) if tls else None
     c = MQTTAsyncClient(client_id, host, port, ssl=ctx, server_hostname=server_hostname, keepalive=keepalive,
@@ -306,10 +304,16 @@ def async_telemetry(port, count, outbox_path, topic="test/seq", tls=False, cafil
     start_seq = ob.next_id
     out = {"runtime": sys.implementation.name, "start_seq": start_seq, "recovered": recovered}
 
+    heap = []  # (connects, heap in use, buffers parked in tls13.bufpool) at each new connection
+
     async def main():
         runner = asyncio.create_task(sup.run())
         t0 = ticks_ms()
+        seen = 0
         while ob.next_id < count:
+            if IS_MICROPYTHON and sup.stats["connects"] != seen:
+                seen = sup.stats["connects"]
+                heap.append((seen, _mem(), tls13.bufpool.reserved()))
             if len(ob) < backlog:
                 body[0:8] = b"%08d" % ob.next_id
                 sup.publish(topic, body)
@@ -325,7 +329,7 @@ def async_telemetry(port, count, outbox_path, topic="test/seq", tls=False, cafil
 
     asyncio.run(main())
     last = sup.stats["connects"]
-    out.update(stats=sup.stats, outbox=ob.stats(), errors=sup.errors, received=len(received),
+    out.update(stats=sup.stats, outbox=ob.stats(), errors=sup.errors, received=len(received), heap=heap,
                received_on_last_connection=len([k for k in received if k == last]),
                connected_after_stop=c.is_connected())
     ob.close()

@@ -254,3 +254,51 @@ def slow_record(port, cafile, read_timeout=0.5, message="a record that arrives i
     finally:
         ss.close()
     return {"got": got.decode(), "timeouts": timeouts}
+
+
+def aio_echo(port, cafile, nbytes=200000, chunk=5000, host="127.0.0.1", server_hostname="localhost"):
+    """tls13.aio streams against an echo server: a writer task sends nbytes in writes of `chunk`
+    bytes (several records each) while the reader reads the echo; both sides hashed."""
+    try:
+        import asyncio
+    except ImportError:
+        import uasyncio as asyncio
+    from tls13 import aio
+
+    ctx = _context(cafile, None, None, None, None, None, None)
+    out = {}
+
+    async def main():
+        r, w = await aio.open_connection(host, port, ctx, server_hostname=server_hostname)
+        h_out = hashlib.sha256()
+        h_in = hashlib.sha256()
+        buf = bytearray(chunk)
+
+        async def writer():
+            sent = 0
+            while sent < nbytes:
+                n = min(chunk, nbytes - sent)
+                for i in range(n):
+                    buf[i] = (sent + i) * 7 & 0xFF
+                w.write(memoryview(buf)[:n])
+                await w.drain()
+                h_out.update(memoryview(buf)[:n])
+                sent += n
+            out["sent"] = sent
+
+        task = asyncio.create_task(writer())
+        got = 0
+        while got < nbytes:
+            data = await asyncio.wait_for(r.read(4096), 20)
+            if not data:
+                break
+            h_in.update(data)
+            got += len(data)
+        await task
+        out["received"] = got
+        out["same"] = h_in.digest() == h_out.digest()
+        w.close()
+        await w.wait_closed()
+
+    asyncio.run(main())
+    return out
