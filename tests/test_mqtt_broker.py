@@ -1,6 +1,7 @@
 """MQTT against a real mosquitto on CPython and on the MicroPython VM: plain, TLS 1.3-only and mTLS
 listeners, the asyncio client, ACLs keyed on the device certificate's CN, refusals, and no socket
 leaks when connecting fails. Client code: tests/device/mqtt_scenarios.py."""
+import socket
 import time
 
 import pytest
@@ -141,3 +142,17 @@ def test_connack_refusal_raises_not_authorized(pki, runtime):
         r = run(runtime, "connect_fails", br, port=br.port, attempts=2)
     assert all(e.startswith("NotAuthorized") for e in r["errors"]), r
     assert r["fds_after"] <= r["fds_before"]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_async_supervisor_backs_off_while_the_broker_is_away(runtime):
+    """Nothing listens on the port: attempts are spaced by the backoff (200 ms doubling, half of it
+    jitter: at most 5 in 1.2 s, where a spinning loop would make hundreds) and the record stays."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # a port that refuses connections
+    r = run(runtime, "async_backoff", port=port, heap_kb=H.device_heap_kb() + H.async_resident_kb())
+    assert 2 <= r["attempts"] <= 5, r
+    assert r["pending"] == 1, r
+    assert "refused" in r["last_error"].lower() or "111" in r["last_error"], r

@@ -58,8 +58,8 @@ class AsyncRobustClient(RobustClient):
         self._stopping = False
         while not self._stopping:
             if not self.connected():
-                if not await self._aconnect():
-                    await self._sleep_until_next_try()
+                await self._sleep_until_next_try()  # the backoff after a failure or a lost link
+                if self._stopping or not await self._aconnect():
                     continue
             try:
                 await self._serve()

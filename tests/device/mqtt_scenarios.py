@@ -489,3 +489,30 @@ def heap_parts(outbox_path, records=64, payload=100, max_packet=1024):
         return None
     return {"outbox_empty": b - a, "outbox_with_pending": c - a, "pending": records,
             "client_and_session": d - c, "max_packet": max_packet, "client": cl is not None}
+
+
+def async_backoff(port, seconds=1.2, first_ms=200, max_ms=1000, host="127.0.0.1"):
+    """AsyncRobustClient against a port where nothing listens: run() must space its attempts with
+    the backoff (not spin), keep counting failures, and stop cleanly."""
+    try:
+        import asyncio
+    except ImportError:
+        import uasyncio as asyncio
+    from mqtt.aclient import MQTTAsyncClient
+    from mqtt.arobust import AsyncRobustClient
+    from mqtt.outbox import MemoryOutbox
+
+    sup = AsyncRobustClient(MQTTAsyncClient("dev-backoff", host, port, timeout=1), MemoryOutbox(),
+                            Backoff(first_ms, max_ms))
+    rid = sup.publish("test/backoff", b"kept")
+
+    async def main():
+        task = asyncio.create_task(sup.run())
+        await asyncio.sleep(seconds)
+        sup._stopping = True
+        sup._wake.set()
+        await asyncio.wait_for(task, 3)
+
+    asyncio.run(main())
+    return {"attempts": sup.stats["connect_failures"], "pending": len(sup.outbox), "rid": rid,
+            "last_error": sup.last_error}
