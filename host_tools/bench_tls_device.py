@@ -11,16 +11,7 @@ import json
 import socket
 import sys
 
-try:
-    from time import ticks_diff, ticks_us
-except ImportError:
-    import time
-
-    def ticks_us():
-        return int(time.perf_counter() * 1000000)
-
-    def ticks_diff(a, b):
-        return a - b
+from benchclock import now, since
 
 MP = sys.implementation.name == "micropython"
 
@@ -50,10 +41,10 @@ def ours(port, cafile, session=None, psk_ke=False, mfl=None):
         ctx.set_psk_modes(dhe=False, psk_only=True)
     if mfl:
         ctx.max_fragment_length = mfl
-    t0 = ticks_us()
+    t0 = now()
     ss = ctx.wrap_socket(_sock(port), server_hostname="localhost", session=session)
     _echo(ss)
-    dt = ticks_diff(ticks_us(), t0) / 1000
+    dt = since(t0) * 1000
     # collect the tickets the server sent after our Finished
     conn = ss.connection
     while not conn.tickets:
@@ -73,10 +64,10 @@ def builtin(port, cafile):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(cadata=der)
-    t0 = ticks_us()
+    t0 = now()
     ss = ctx.wrap_socket(_sock(port), server_hostname="localhost")
     _echo(ss)
-    dt = ticks_diff(ticks_us(), t0) / 1000
+    dt = since(t0) * 1000
     ss.close()
     return dt
 
@@ -135,9 +126,9 @@ def main(argv):
     ecdsa.sign_p256(priv, d)
     xs = []
     for _ in range(n):
-        t0 = ticks_us()
+        t0 = now()
         ecdsa.sign_p256(priv, d, b"\x01" * 32)
-        xs.append(ticks_diff(ticks_us(), t0) / 1000)
+        xs.append(since(t0) * 1000)
     out("ecdsa_p256_sign_ms", samples_ms=xs)
 
 

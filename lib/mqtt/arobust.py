@@ -26,9 +26,6 @@ except ImportError:
 from mqtt.errors import ConnectionLost, MQTTError
 from mqtt.robust import RobustClient
 
-_IDLE_S = 1.0  # how long run() waits for work before looking at the link again
-
-
 class AsyncRobustClient(RobustClient):
     def __init__(self, client, outbox=None, backoff=None, on_message=None):
         RobustClient.__init__(self, client, outbox, backoff, on_message)
@@ -123,10 +120,9 @@ class AsyncRobustClient(RobustClient):
             if self._send_pending():
                 await c._flush()
             self.outbox.flush_acks()
-            try:
-                await asyncio.wait_for(self._wake.wait(), _IDLE_S)
-            except asyncio.TimeoutError:
-                pass
+            # Everything that changes what to do sets the event: publish(), subscribe(), an ack,
+            # the link closing (the client's on_close), stop(). No timeout task per round.
+            await self._wake.wait()
         if not self._stopping:
             # The reader or keepalive task closed the link: report why, as the blocking client would.
             e = c.error

@@ -55,6 +55,16 @@ def _exists(path):
         return False
 
 
+def remove(path):
+    """Delete a durable outbox (its log and any unfinished compaction): a factory reset, or a fresh
+    start. Close the Outbox object first."""
+    for p in (path, path + ".new"):
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+
+
 class Outbox:
     def __init__(self, path, max_records=256, max_bytes=32768, max_record=1024, compact_bytes=8192,
                  opener=open):

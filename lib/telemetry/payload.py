@@ -29,22 +29,21 @@ def encode(device, seq, ts, readings, board=None):
     if board:
         parts.append(',"board":')
         parts.append(json.dumps(board))
-    for name, v in readings:
-        if name in RESERVED:
-            raise ValueError("reading name %r is reserved" % name)
-        parts.append(",")
-        parts.append(json.dumps(name))
-        parts.append(":")
-        parts.append(_value(v))
-    parts.append("}")
-    return "".join(parts).encode()
+    return _close(parts, readings, RESERVED)
 
 
 def status(device, board, online, fields):
     """The retained status message: {"device":..,"board":..,"online":true, fields...}."""
     parts = ['{"device":', json.dumps(device), ',"board":', json.dumps(board), ',"online":',
              "true" if online else "false"]
-    for name, v in fields:
+    return _close(parts, fields, ())
+
+
+def _close(parts, pairs, reserved):
+    """parts (the fixed keys) + ',"name":value' per pair + '}', as bytes; names in reserved refused."""
+    for name, v in pairs:
+        if name in reserved:
+            raise ValueError("reading name %r is reserved" % name)
         parts.append(",")
         parts.append(json.dumps(name))
         parts.append(":")

@@ -2,22 +2,8 @@
 
 On the unix VM there is no network.WLAN: the host's network is already up and `join` returns None.
 """
-import time
-
-try:
-    from time import sleep_ms, ticks_add, ticks_diff, ticks_ms
-except ImportError:
-    def ticks_add(t, delta):
-        return t + delta
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
-
-    def sleep_ms(ms):
-        time.sleep(ms / 1000)
+from mqtt.session import ticks_add, ticks_diff, ticks_ms  # the port's, or CPython stand-ins
+from telemetry.board import sleep_ms
 
 
 class Wifi:

@@ -5,7 +5,7 @@ told to misbehave: refuse connections, withhold acks, drop the link.
 import os
 import sys
 
-from mqtt import codec as C
+from mqtt import codec as C, outbox
 from mqtt.client import MQTTClient
 
 
@@ -167,9 +167,5 @@ def fresh(name):
     d = _SCRATCH + "/unit-" + sys.implementation.name
     _mkdir(d)
     p = d + "/" + name + ".log"
-    for q in (p, p + ".new"):
-        try:
-            os.remove(q)
-        except OSError:
-            pass
+    outbox.remove(p)
     return p

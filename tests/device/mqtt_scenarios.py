@@ -15,8 +15,10 @@ tls13.bufpool.reserve()
 
 import tls13  # noqa: E402
 from mqtt.client import MQTTClient  # noqa: E402
+from mqtt import outbox  # noqa: E402
 from mqtt.outbox import Outbox  # noqa: E402
-from mqtt.robust import Backoff, RobustClient  # noqa: E402
+from mqtt.robust import Backoff, RobustClient, _sleep_ms as sleep_ms  # noqa: E402
+from mqtt.session import ticks_add, ticks_diff, ticks_ms  # noqa: E402  (the port's, or stand-ins)
 
 # Stands for a board with the TLS stack frozen into flash: the board's heap plus the stack's resident
 # size on the VM (see vmbench.STACK_MODULES).
@@ -24,20 +26,6 @@ STACK = True
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
 SUITES = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256"
-
-try:
-    from time import sleep_ms, ticks_diff, ticks_ms
-except ImportError:
-    import time
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
-
-    def sleep_ms(ms):
-        time.sleep(ms / 1000)
 
 
 def make_context(cafile, certfile=None, keyfile=None, suites=SUITES):
@@ -88,7 +76,7 @@ def basic(port, cafile=None, tls=False, certfile=None, keyfile=None, client_id="
     c.publish(prefix + "/q0", b"zero", qos=0)
     c.publish(prefix + "/q1", b"one", qos=1)
     c.publish(prefix + "/q2", b"two", qos=2)
-    deadline = ticks_ms() + timeout * 1000
+    deadline = ticks_add(ticks_ms(), int(timeout * 1000))
     while len(got) < 3 and ticks_diff(deadline, ticks_ms()) > 0:
         c.wait_msg(0.5)
     c.ping()
@@ -175,11 +163,7 @@ class _TornFile:
 def _outbox(path, fresh, backlog, payload, opener=open):
     """The durable outbox of the telemetry runs (emptied first when fresh), room for backlog + 16."""
     if fresh:
-        for p in (path, path + ".new"):
-            try:
-                os.remove(p)
-            except OSError:
-                pass
+        outbox.remove(path)
     return Outbox(path, max_records=backlog + 16, max_bytes=(backlog + 16) * (payload + 40), opener=opener)
 
 
@@ -419,11 +403,7 @@ def bench_publish(port, mode="sync", count=500, payload=100, cafile=None, tls=Tr
     ob = None
     if mode == "window":
         if outbox_path:
-            for p in (outbox_path, outbox_path + ".new"):
-                try:
-                    os.remove(p)
-                except OSError:
-                    pass
+            outbox.remove(outbox_path)
             ob = Outbox(outbox_path, max_records=window * 4)
         else:
             ob = MemoryOutbox(max_records=window * 4)
@@ -471,11 +451,7 @@ def bench_publish(port, mode="sync", count=500, payload=100, cafile=None, tls=Tr
 def heap_parts(outbox_path, records=64, payload=100, max_packet=1024):
     """Heap (bytes) of an empty durable outbox, the same with `records` pending, and an unconnected
     MQTTClient with its session (MicroPython only; None elsewhere)."""
-    for p in (outbox_path, outbox_path + ".new"):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
+    outbox.remove(outbox_path)
     a = _mem()
     ob = Outbox(outbox_path, max_records=records)
     b = _mem()
