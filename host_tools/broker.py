@@ -55,7 +55,63 @@ def listening(port):
         return False
 
 
-class Broker:
+class MosquittoProcess:
+    """A mosquitto child process logging to self.log_path: start() until ready(), stop(), log().
+    Subclasses write self.conf_path and say when the broker is ready."""
+    proc = None
+    _log = None
+    error = RuntimeError  # what start() raises
+
+    def ready(self):
+        raise NotImplementedError
+
+    def start(self, timeout=10.0):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([mosquitto_bin(), "-c", self.conf_path], stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self._log.close()
+                raise self.error("mosquitto exited with %s:\n%s" % (self.proc.returncode, self.log()))
+            if self.ready():
+                return self
+            time.sleep(0.01)
+        self.stop()
+        raise self.error("mosquitto not ready within %.0f s:\n%s" % (timeout, self.log()))
+
+    def stop(self, sig=signal.SIGTERM):
+        p = self.proc
+        if p is not None and p.poll() is None:
+            # a SIGTERM right after start can be lost: wait, then insist
+            try:
+                p.send_signal(sig)
+                p.wait(3)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(3)
+            except ProcessLookupError:
+                pass
+        if self._log is not None and not self._log.closed:
+            self._log.close()
+
+    def log(self, tail=8000):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(0, 2)
+                f.seek(max(0, f.tell() - tail))
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Broker(MosquittoProcess):
     def __init__(self, pki, workdir, port=None):
         self.pki = pki
         self.dir = os.path.abspath(workdir)
@@ -63,8 +119,6 @@ class Broker:
         self.port = port or free_port()
         self.conf_path = os.path.join(self.dir, "mosquitto.conf")
         self.log_path = os.path.join(self.dir, "mosquitto.log")
-        self.proc = None
-        self._log = None
         self._write_conf()
 
     def _write_conf(self):
@@ -95,45 +149,5 @@ class Broker:
         with open(self.conf_path, "w") as f:
             f.write("\n".join(conf) + "\n")
 
-    def start(self, timeout=10.0):
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([mosquitto_bin(), "-c", self.conf_path], stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self._log.close()
-                raise RuntimeError("mosquitto exited with %s:\n%s" % (self.proc.returncode, self.log()))
-            if listening(self.port):
-                return self
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError("mosquitto did not listen on %d within %.0f s:\n%s" % (self.port, timeout, self.log()))
-
-    def stop(self):
-        p = self.proc
-        if p is not None and p.poll() is None:
-            # a SIGTERM right after start can be lost: wait, then insist
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(3)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(3)
-        if self._log is not None and not self._log.closed:
-            self._log.close()
-
-    def log(self, tail=8000):
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(0, 2)
-                f.seek(max(0, f.tell() - tail))
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+    def ready(self):
+        return listening(self.port)

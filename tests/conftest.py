@@ -18,3 +18,14 @@ def _x509_fixtures():
     only when pki_fixtures.py changes."""
     import pki_fixtures
     pki_fixtures.generate()
+
+
+@pytest.fixture(scope="session")
+def pki():
+    """The test PKI's paths (tests/pki.py) for tests that run mosquitto (test_interop.py has its own,
+    checking the TLS servers instead)."""
+    import peers
+    import pki as pki_mod
+    if not peers.have("mosquitto"):
+        pytest.fail("mosquitto is missing: run `make setup`")
+    return pki_mod.ensure()

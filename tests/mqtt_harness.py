@@ -23,6 +23,7 @@ import time
 
 import peers
 import vmbench
+from host_tools.broker import MosquittoProcess
 
 ROOT = vmbench.ROOT
 WORK = os.path.join(ROOT, "build", "mqtt-work")  # not "mqtt": build/ is on the probe's path
@@ -70,8 +71,11 @@ def mqtt_ping(port, timeout=0.5):
         s.close()
 
 
-class Mosquitto:
+class Mosquitto(MosquittoProcess):
+    """mosquitto for the tests: plain, TLS 1.3, mTLS (CN = user name) and optionally TLS 1.2
+    listeners, persistence on; started by the constructor, restartable."""
     _seq = 0
+    error = peers.PeerError
 
     def __init__(self, pki, tls12=False, extra=""):
         Mosquitto._seq += 1
@@ -82,9 +86,7 @@ class Mosquitto:
         self.pki = pki
         self.tls12 = tls12
         self.extra = extra
-        self.proc = None
         self.restarts = 0
-        self._log = None
         self.log_path = os.path.join(self.dir, "mosquitto.log")
         for attempt in range(3):
             ports = _free_ports(4)
@@ -137,35 +139,8 @@ class Mosquitto:
             ports.add(self.tls12_port)
         return ports
 
-    def start(self, timeout=10.0):
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf_path], stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        want = self.expected_ports()
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self._log.close()
-                raise peers.PeerError("mosquitto exited with %s:\n%s" % (self.proc.returncode, self.log()))
-            if want <= set(peers.listening_ports(self.proc.pid)) and mqtt_ping(self.port):
-                return
-            time.sleep(0.01)
-        self.stop()
-        raise peers.PeerError("mosquitto not ready within %.0f s:\n%s" % (timeout, self.log()))
-
-    def stop(self, sig=signal.SIGTERM):
-        p = self.proc
-        if p is not None and p.poll() is None:
-            try:
-                p.send_signal(sig)
-                p.wait(3.0)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(3.0)
-            except ProcessLookupError:
-                pass
-        if self._log is not None and not self._log.closed:
-            self._log.close()
+    def ready(self):
+        return self.expected_ports() <= set(peers.listening_ports(self.proc.pid)) and mqtt_ping(self.port)
 
     def restart(self, down_s=0.5, sig=signal.SIGTERM):
         self.stop(sig)
@@ -173,20 +148,8 @@ class Mosquitto:
         self.start()
         self.restarts += 1
 
-    def log(self, tail=6000):
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(0, 2)
-                f.seek(max(0, f.tell() - tail))
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
     def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+        return self  # already started
 
 
 # ---- the subscriber that checks sequence numbers ------------------------------------------------
@@ -474,8 +437,8 @@ print("VMCALL-RESULT " + json.dumps(r)); sys.stdout.flush()
 
 class DeviceProc:
     """tests/device/<module>.<function>(**kwargs) in a child process: the MicroPython VM (lib/ as .mpy,
-    heap from device_heap_kb) or CPython. Output lines are collected as they come. (Not
-    vmbench.call_on_vm: the VM crashes on command-line arguments of 256 bytes or more.)"""
+    heap from device_heap_kb) or CPython. Output lines are collected as they come, so a test can act on
+    progress lines and kill the process; the arguments travel in VMCALL_KWARGS."""
 
     def __init__(self, runtime, module, function, heap_kb=None, **kwargs):
         self.runtime = runtime
@@ -483,9 +446,9 @@ class DeviceProc:
             vmbench.build_all_mpy()
             heap_kb = heap_kb or device_heap_kb()
             cmd = [vmbench.micropython_bin(), "-X", "heapsize=%dk" % heap_kb,
-                   os.path.join(vmbench.DEVICE_DIR, "mqttcall.py"), module, function]
+                   os.path.join(vmbench.DEVICE_DIR, "vmcall.py"), module, function]
             env = vmbench.vm_env()
-            env["MQTTCALL_KWARGS"] = json.dumps(kwargs)
+            env["VMCALL_KWARGS"] = json.dumps(kwargs)
         else:
             cmd = [sys.executable, "-u", "-c", _CPY_RUNNER % (os.path.join(ROOT, "lib"), vmbench.DEVICE_DIR),
                    module, function, json.dumps(kwargs)]

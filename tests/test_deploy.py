@@ -13,8 +13,6 @@ import time
 import pytest
 
 import mqtt_harness as H
-import peers
-import pki as pki_mod
 from host_tools import deploy
 from host_tools.board import EmulatedBoard
 
@@ -26,13 +24,6 @@ WORK = os.path.join(ROOT, "build", "deploy-test-%d" % os.getpid())
 def _workdir():
     yield
     shutil.rmtree(WORK, ignore_errors=True)  # the boards' flash and builds' copies; failures print the console
-
-
-@pytest.fixture(scope="module")
-def pki():
-    if not peers.have("mosquitto"):
-        pytest.fail("mosquitto is missing: run `make setup`")
-    return pki_mod.ensure()
 
 
 def mptls(*args, timeout=180):

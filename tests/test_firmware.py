@@ -18,8 +18,6 @@ import time
 import pytest
 
 import mqtt_harness as H
-import peers
-import pki as pki_mod
 from host_tools import build, deploy
 from host_tools.board import EmulatedBoard
 
@@ -31,13 +29,6 @@ CYCLES = 8
 def _workdir():
     yield
     shutil.rmtree(WORK, ignore_errors=True)  # the boards' flash and builds' copies; failures print the console
-
-
-@pytest.fixture(scope="module")
-def pki():
-    if not peers.have("mosquitto"):
-        pytest.fail("mosquitto is missing: run `make setup`")
-    return pki_mod.ensure()
 
 
 class TelemetrySubscriber(H.SeqSubscriber):

@@ -7,18 +7,9 @@ import time
 import pytest
 
 import mqtt_harness as H
-import peers
 from peers import deadline
-import pki as pki_mod
 
 RUNTIMES = ("cpython", "vm")
-
-
-@pytest.fixture(scope="module")
-def pki():
-    if not peers.have("mosquitto"):
-        pytest.fail("mosquitto is missing: run `make setup`")
-    return pki_mod.ensure()
 
 
 @pytest.fixture(scope="module")

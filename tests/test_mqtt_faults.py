@@ -11,18 +11,9 @@ import time
 import pytest
 
 import mqtt_harness as H
-import peers
-import pki as pki_mod
 
 RUNTIMES = ("cpython", "vm")
 RESULTS = os.path.join(H.WORK, "fault-results.jsonl")
-
-
-@pytest.fixture(scope="module")
-def pki():
-    if not peers.have("mosquitto"):
-        pytest.fail("mosquitto is missing: run `make setup`")
-    return pki_mod.ensure()
 
 
 def outbox_path(name):
